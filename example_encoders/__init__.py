@@ -1,0 +1,1 @@
+"""Example encoders that run without downloading anything."""

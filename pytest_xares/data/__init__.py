@@ -1,0 +1,1 @@
+"""Task data: reading shards, decoding audio, synthesising the demo suite."""

@@ -1,0 +1,193 @@
+"""Deterministic synthesis of the demo suite's shards: small, offline stand-ins for X-ARES records.
+
+Each ``synthesise_*`` function writes a task's tar shards (``<key>.<audio>`` + ``<key>.json`` per
+sample) and its record metadata, with md5 checksums, into an empty folder. Every random choice
+comes from a generator seeded by a constant, and the tar headers carry no time or owner, so two
+syntheses on one machine give the same bytes (``numpy``'s transcendental functions may round
+differently on another CPU, so other machines may differ in the last bit of a sample).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+
+from pytest_xares.data.records import write_record
+from pytest_xares.task import ClipTask
+
+#: Draws one clip of a class: ``(rng, class index) -> audio``, ``[samples]`` or ``[samples, channels]``.
+Synth = Callable[[np.random.Generator, int], np.ndarray]
+#: A shard's samples: (label value, audio) pairs.
+Samples = list[tuple[Any, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    rate: int
+    container: str  # soundfile's format name
+    subtype: str
+    extension: str
+
+
+PITCH_FORMAT = AudioFormat(22050, "FLAC", "PCM_16", "flac")
+TEXTURE_FORMAT = AudioFormat(44100, "WAV", "PCM_16", "wav")
+COUNT_FORMAT = AudioFormat(16000, "WAV", "PCM_16", "wav")
+
+#: Fundamentals of the pitch classes, three semitones apart (A3 to F#5).
+PITCH_CENTRES = tuple(220.0 * 2 ** (3 * k / 12) for k in range(8))
+TEXTURES = ("white", "pink", "brown", "lowband", "midband", "highband")
+SOURCE_COUNTS = (1, 2, 3, 4, 5)
+
+
+def synthesise_pitch(task: ClipTask, folder: Path) -> None:
+    """Four folds of 1 s harmonic tones, 15 per class per fold, as 22.05 kHz FLAC."""
+    shards = {
+        f"wds-audio-fold-{k}-000000.tar": _draw(np.random.default_rng((1, k)), range(8), 15, _pitch_clip)
+        for k in range(1, 5)
+    }
+    _write_task(task, folder, shards, PITCH_FORMAT)
+
+
+def synthesise_texture(task: ClipTask, folder: Path) -> None:
+    """Train, valid and test shards of 1–2 s stereo noise textures as 44.1 kHz WAV."""
+    per_class = {"train": 36, "valid": 12, "test": 12}
+    shards = {
+        f"wds-audio-{split}-000000.tar": _draw(np.random.default_rng((2, number)), TEXTURES, count, _texture_clip)
+        for number, (split, count) in enumerate(per_class.items())
+    }
+    _write_task(task, folder, shards, TEXTURE_FORMAT)
+
+
+def synthesise_count(task: ClipTask, folder: Path) -> None:
+    """Train, valid and test shards of 0.6–3.5 s mixtures of 1 to 5 tones as 16 kHz WAV."""
+    per_class = {"train": 36, "valid": 12, "test": 12}
+    shards = {
+        f"demo_count_{split}_000000.tar": _draw(np.random.default_rng((3, number)), SOURCE_COUNTS, count, _count_clip)
+        for number, (split, count) in enumerate(per_class.items())
+    }
+    _write_task(task, folder, shards, COUNT_FORMAT)
+
+
+def _draw(rng: np.random.Generator, labels: Sequence[Any], per_class: int, synth: Synth) -> Samples:
+    """``per_class`` clips of every class, in a shuffled order."""
+    order = rng.permutation(np.repeat(np.arange(len(labels)), per_class))
+    return [(labels[int(index)], synth(rng, int(index))) for index in order]
+
+
+def _pitch_clip(rng: np.random.Generator, index: int) -> np.ndarray:
+    """A harmonic tone whose fundamental strays about a semitone from its class centre, in noise.
+
+    Neighbouring classes are three semitones apart, so their fundamentals overlap now and then;
+    random harmonic amplitudes change the timbre, so no single mel band gives the class away.
+    """
+    rate = PITCH_FORMAT.rate
+    time = np.arange(rate) / rate
+    f0 = PITCH_CENTRES[index] * 2 ** (rng.normal(0.0, 1.0) / 12)
+    harmonics = np.arange(1, 9)[:, None]
+    amplitudes = rng.uniform(0.0, 1.0, (8, 1)) / harmonics
+    phases = rng.uniform(0.0, 2 * np.pi, (8, 1))
+    tone = (amplitudes * np.sin(2 * np.pi * f0 * harmonics * time + phases)).sum(axis=0)
+    return _peak(rng, _add_noise(rng, tone, snr_db=rng.uniform(0.0, 20.0)))
+
+
+def _texture_clip(rng: np.random.Generator, index: int) -> np.ndarray:
+    """Stereo noise of one texture mixed with a weaker one of another, both spectra jittered.
+
+    The label is the louder texture; the other is 1 to 12 dB below it, so at the near end the mix
+    is hard to call.
+    """
+    rate = TEXTURE_FORMAT.rate
+    samples = int(rng.uniform(1.0, 2.0) * rate)
+    frequencies = np.fft.rfftfreq(samples, 1 / rate)
+    other = (index + rng.integers(1, len(TEXTURES))) % len(TEXTURES)
+    gain = 10 ** (-rng.uniform(1.0, 12.0) / 20)
+    power = _texture_power(rng, index, frequencies) + gain**2 * _texture_power(rng, other, frequencies)
+    spectrum = np.fft.rfft(rng.normal(size=(2, samples)), axis=1) * np.sqrt(power)
+    return _peak(rng, np.fft.irfft(spectrum, samples, axis=1).T)
+
+
+def _texture_power(rng: np.random.Generator, index: int, frequencies: np.ndarray) -> np.ndarray:
+    """A texture's power spectrum, of unit mean below 8 kHz, with a random tilt or band shift."""
+    f = np.maximum(frequencies, 20.0)
+    name = TEXTURES[index]
+    if name in ("white", "pink", "brown"):
+        exponent = {"white": 0.0, "pink": -1.0, "brown": -2.0}[name] + rng.normal(0.0, 0.25)
+        power = f**exponent
+    else:
+        centre = {"lowband": 300.0, "midband": 1500.0, "highband": 5000.0}[name] * 2 ** rng.normal(0.0, 0.4)
+        power = np.exp(-0.5 * (np.log2(f / centre) / 0.6) ** 2) + 1e-3
+    return power / power[frequencies < 8000].mean()
+
+
+def _count_clip(rng: np.random.Generator, index: int) -> np.ndarray:
+    """``SOURCE_COUNTS[index]`` tones and chirps sounding together for the whole clip, in noise.
+
+    Sources of random level may share mel bands or sink below the noise, so high counts blur.
+    """
+    rate = COUNT_FORMAT.rate
+    time = np.arange(int(rng.uniform(0.6, 3.5) * rate)) / rate
+    mix = sum(_source(rng, time) for _ in range(SOURCE_COUNTS[index]))
+    return _peak(rng, _add_noise(rng, mix, snr_db=rng.uniform(10.0, 30.0)))
+
+
+def _source(rng: np.random.Generator, time: np.ndarray) -> np.ndarray:
+    """A sine at a random level whose frequency glides linearly, up to an octave, or stays put."""
+    start = 150.0 * 2 ** rng.uniform(0.0, 5.0)  # 150 Hz to 4.8 kHz
+    end = start * 2 ** (rng.uniform(-1.0, 1.0) if rng.random() < 0.5 else 0.0)
+    glide = (end - start) * time**2 / (2 * time[-1])
+    level = 10 ** (-rng.uniform(0.0, 15.0) / 20)
+    return level * np.sin(2 * np.pi * (start * time + glide) + rng.uniform(0.0, 2 * np.pi))
+
+
+def _add_noise(rng: np.random.Generator, signal: np.ndarray, snr_db: float) -> np.ndarray:
+    """``signal`` plus white noise ``snr_db`` below its power."""
+    return signal + rng.normal(size=signal.shape) * signal.std() * 10 ** (-snr_db / 20)
+
+
+def _peak(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
+    """Scale to a random peak between -20 dBFS and -1 dBFS, so 16-bit PCM never clips."""
+    return audio * (10 ** (-rng.uniform(1.0, 20.0) / 20) / np.abs(audio).max())
+
+
+def _write_task(task: ClipTask, folder: Path, shards: dict[str, Samples], form: AudioFormat) -> None:
+    """Write every shard and the record metadata listing them with their md5 checksums."""
+    for pattern in task.splits.patterns():
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in shards):
+            raise ValueError(f"task {task.name}: no synthesised shard matches its split {pattern!r}")
+    files = [_write_shard(folder / name, task.label, samples, form) for name, samples in shards.items()]
+    write_record(folder, {"id": None, "files": files})
+
+
+def _write_shard(path: Path, label: str, samples: Samples, form: AudioFormat) -> dict[str, Any]:
+    """A tar of ``<key>.<ext>`` + ``<key>.json`` members; returns the shard's record entry."""
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for number, (value, audio) in enumerate(samples):
+            key = f"{path.stem}-{number:04d}"
+            _add_member(tar, f"{key}.{form.extension}", _encode(audio, form))
+            _add_member(tar, f"{key}.json", json.dumps({label: value}).encode("utf-8"))
+    data = path.read_bytes()
+    return {"key": path.name, "size": len(data), "checksum": f"md5:{hashlib.md5(data).hexdigest()}"}
+
+
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    """A regular file member with no time, owner or group, so the tar bytes are reproducible."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o644
+    info.uid, info.gid, info.uname, info.gname = 0, 0, "", ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _encode(audio: np.ndarray, form: AudioFormat) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, audio, form.rate, format=form.container, subtype=form.subtype)
+    return buffer.getvalue()

@@ -1,0 +1,191 @@
+"""Turning a split's shards into pooled embeddings with the frozen encoder.
+
+Clips are decoded, resampled and cropped in a background thread while the encoder runs, and batched
+only with clips of exactly the same length, so no clip is ever padded into a neighbour's shape and
+every embedding is the one the clip gets alone.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from pytest_xares.data.audio import AudioError, crop, decode
+from pytest_xares.data.shards import DataError, iter_samples
+from pytest_xares.encoder import EncoderError, describe_error
+from pytest_xares.task import ClipTask, LabelError
+
+T = TypeVar("T")
+
+
+@dataclass
+class EmbeddingSet:
+    """Pooled embeddings of one split, in shard order, one row per sample (a clip or a crop)."""
+
+    features: np.ndarray  # [samples, output_dim] float32
+    keys: list[str]  # "<shard>/<key>" plus "#<crop>" for crops
+    metadata: list[Any]  # each sample's json
+
+    def targets(self, task: ClipTask) -> np.ndarray:
+        return np.array([task.target(m) for m in self.metadata], dtype=np.int64)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "features": self.features,
+            "keys": np.array(self.keys, dtype=str),
+            "metadata": np.array(json.dumps(self.metadata)),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> EmbeddingSet:
+        return cls(arrays["features"], arrays["keys"].tolist(), json.loads(str(arrays["metadata"])))
+
+
+@dataclass
+class Clip:
+    index: int
+    key: str
+    audio: np.ndarray
+    metadata: Any
+
+
+@dataclass
+class EncodeStats:
+    clips: int = 0
+    audio_seconds: float = 0.0
+    forward_seconds: float = 0.0
+    batches: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def clips(task: ClipTask, shards: list[Path], sampling_rate: int) -> Iterator[Clip]:
+    """Decode, resample and crop every sample; a bad clip or label names its shard and key."""
+    crop_length = None if task.crop_seconds is None else int(round(task.crop_seconds * sampling_rate))
+    index = 0
+    for raw in iter_samples(shards):
+        try:
+            task.target(raw.metadata)
+            audio = decode(raw.audio, sampling_rate)
+        except (LabelError, AudioError) as error:
+            raise DataError(f"task {task.name}, {raw.where}: {error}") from None
+        pieces = crop(audio, crop_length)
+        for number, piece in enumerate(pieces):
+            key = f"{raw.shard}/{raw.key}" + (f"#{number}" if crop_length else "")
+            yield Clip(index, key, piece, raw.metadata)
+            index += 1
+
+
+def encode(
+    encoder: torch.nn.Module,
+    device: torch.device,
+    source: Iterable[Clip],
+    batch_size: int,
+    progress: Callable[[EncodeStats], None] = lambda stats: None,
+) -> tuple[EmbeddingSet, EncodeStats]:
+    """Mean-pooled embeddings of every clip from ``source``, in source order."""
+    stats = EncodeStats()
+    rows: dict[int, np.ndarray] = {}
+    seen: dict[int, tuple[str, Any]] = {}  # index → (key, metadata)
+    buckets: dict[int, list[Clip]] = defaultdict(list)
+    pending = 0
+
+    def run(batch: list[Clip]) -> None:
+        nonlocal pending
+        pending -= len(batch)
+        started = time.perf_counter()
+        for clip, row in zip(batch, _forward(encoder, device, batch)):
+            rows[clip.index] = row
+        stats.forward_seconds += time.perf_counter() - started
+        stats.batches += 1
+        stats.clips += len(batch)
+        stats.audio_seconds += sum(len(c.audio) for c in batch) / encoder.sampling_rate
+        progress(stats)
+
+    for clip in prefetch(source, size=4 * batch_size):
+        seen[clip.index] = (clip.key, clip.metadata)
+        bucket = buckets[len(clip.audio)]
+        bucket.append(clip)
+        pending += 1
+        if len(bucket) == batch_size:
+            run(buckets.pop(len(clip.audio)))
+        elif pending > 4 * batch_size:
+            # Lengths rarely repeat in this data: encode the fullest bucket rather than hold audio.
+            run(buckets.pop(max(buckets, key=lambda n: len(buckets[n]))))
+    for length in sorted(buckets):
+        run(buckets[length])
+
+    order = sorted(rows)
+    if not order:
+        raise DataError("the split holds no samples")
+    features = np.stack([rows[i] for i in order]).astype(np.float32, copy=False)
+    return EmbeddingSet(features, [seen[i][0] for i in order], [seen[i][1] for i in order]), stats
+
+
+def _forward(encoder: torch.nn.Module, device: torch.device, batch: list[Clip]) -> np.ndarray:
+    audio = torch.from_numpy(np.stack([c.audio for c in batch]))
+    try:
+        with torch.inference_mode():
+            output = encoder(audio.to(device))
+    except torch.cuda.OutOfMemoryError:
+        if len(batch) == 1:
+            raise EncoderError(
+                f"out of memory encoding {batch[0].key} ({audio.shape[1] / encoder.sampling_rate:.1f} s) alone; "
+                f"chunk long inputs inside the encoder or use a device with more memory"
+            ) from None
+        torch.cuda.empty_cache()
+        half = len(batch) // 2
+        return np.concatenate([_forward(encoder, device, batch[:half]), _forward(encoder, device, batch[half:])])
+    except Exception as error:
+        raise EncoderError(f"the encoder raised on {batch[0].key} (batch of {len(batch)}): {describe_error(error)}") from None
+    if not isinstance(output, torch.Tensor) or output.ndim != 3 or output.shape[0] != len(batch) or output.shape[1] < 1:
+        shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise EncoderError(f"the encoder returned {shape} for a batch of shape {list(audio.shape)} ({batch[0].key})")
+    pooled = output.float().mean(dim=1)
+    if not torch.isfinite(pooled).all():
+        bad = [c.key for c, ok in zip(batch, torch.isfinite(pooled).all(dim=1).tolist()) if not ok]
+        raise EncoderError(f"the encoder returned NaN or infinite values for {', '.join(bad[:3])}")
+    return pooled.cpu().numpy()
+
+
+def prefetch(source: Iterable[T], size: int) -> Iterator[T]:
+    """Iterate ``source`` in a background thread, ``size`` items ahead; its errors re-raise here."""
+    items: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if stop.is_set():
+                    return
+                items.put((True, item))
+            items.put((False, None))
+        except BaseException as error:  # handed to the consumer, which raises it
+            items.put((False, error))
+
+    worker = threading.Thread(target=produce, name="xares-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = items.get()
+            if not ok:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)

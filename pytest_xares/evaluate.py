@@ -1,0 +1,195 @@
+"""Evaluating one task with one method: data, embeddings (cached), probe (cached), score."""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import filelock
+import numpy as np
+
+from pytest_xares.cache import Cache, digest, load_arrays, save_arrays
+from pytest_xares.data.records import content_id, record_checksums
+from pytest_xares.data.shards import MissingData, find_shards
+from pytest_xares.encode import EmbeddingSet, EncodeStats, clips, encode
+from pytest_xares.encoder import LoadedEncoder
+from pytest_xares.metrics import accuracy
+from pytest_xares.probes.knn import knn_predict
+from pytest_xares.probes.linear import linear_probe
+from pytest_xares.probes.train import TrainConfig
+from pytest_xares.results import TaskResult
+from pytest_xares.task import PROTOCOL_VERSION, ClipTask, KFold
+
+Progress = Callable[[str, EncodeStats], None]
+Features = tuple[np.ndarray, np.ndarray]
+
+
+def task_fingerprint(task: ClipTask) -> str:
+    """A digest of every field that changes a score (functions by their source code)."""
+    described = {}
+    for f in fields(task):
+        value = getattr(task, f.name)
+        if callable(value):
+            try:
+                value = inspect.getsource(value)
+            except (OSError, TypeError):
+                value = getattr(value, "__qualname__", repr(value))
+        described[f.name] = value
+    return digest(described)
+
+
+def prepare_data(task: ClipTask, data_dir: Path) -> dict[str, list[Path]]:
+    """The shards of each split pattern; synthesises a demo task's data on first use.
+
+    Raises ``MissingData`` with what to do when a real task's shards are absent.
+    """
+    folder = data_dir / task.data_folder
+    if task.source is not None and not folder.exists():
+        _synthesise(task, folder)
+    try:
+        return {pattern: find_shards(folder, pattern) for pattern in task.splits.patterns()}
+    except MissingData as missing:
+        raise MissingData(f"{task.formal_name}: {missing}. {_where_to_get(task, folder)}") from None
+
+
+def _where_to_get(task: ClipTask, folder: Path) -> str:
+    if task.private:
+        return f"{task.name} is a private task: place its shards in {folder} to run it"
+    return (
+        f"Download Zenodo record {task.record} (https://zenodo.org/records/{task.record}) into {folder}, "
+        f"or point --xares-data-dir at a directory that has it (an X-ARES env/ directory works)"
+    )
+
+
+def _synthesise(task: ClipTask, folder: Path) -> None:
+    """Write the shards into a fresh folder beside the target and rename it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(str(folder.parent / f".{folder.name}.lock")):
+        if folder.exists():
+            return
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+        try:
+            assert task.source is not None
+            task.source(task, staging)
+            staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def embedding_key(loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: list[Path]) -> str:
+    return digest(
+        "embeddings", PROTOCOL_VERSION, loaded.fingerprint, task.name, pattern, task.crop_seconds,
+        content_id(shards, record_checksums(shards[0].parent)),
+    )
+
+
+def embeddings(
+    cache: Cache, loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: list[Path], batch_size: int,
+    progress: Progress,
+) -> tuple[EmbeddingSet, EncodeStats | None, Path]:
+    """Pooled embeddings of one split, from the cache or encoded now (once across processes)."""
+    path = cache.path("embeddings", task.name, embedding_key(loaded, task, pattern, shards), ".npz")
+    made: list[EncodeStats] = []
+
+    def create(target: Path) -> EmbeddingSet:
+        source = clips(task, shards, loaded.module.sampling_rate)
+        result, stats = encode(loaded.module, loaded.device, source, batch_size, lambda s: progress(f"{task.name} {pattern}", s))
+        save_arrays(target, **result.to_arrays())
+        made.append(stats)
+        return result
+
+    def load(target: Path) -> EmbeddingSet:
+        try:
+            return EmbeddingSet.from_arrays(load_arrays(target))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            # Not something this package wrote (renames are atomic): replace it.
+            with cache.locked(target):
+                target.unlink(missing_ok=True)
+                return create(target)
+
+    value, _ = cache.get_or_create(path, load, create)
+    return value, (made[0] if made else None), path
+
+
+def folds_of(task: ClipTask, sets: dict[str, EmbeddingSet]) -> list[tuple[Features, Features, Features]]:
+    """(train, valid, test) per fold: k-fold holds each fold out once as validation and test."""
+    arrays = {pattern: (s.features, s.targets(task)) for pattern, s in sets.items()}
+    if isinstance(task.splits, KFold):
+        result = []
+        for held_out in task.splits.folds:
+            rest = [arrays[p] for p in task.splits.folds if p != held_out]
+            train = (np.concatenate([x for x, _ in rest]), np.concatenate([y for _, y in rest]))
+            result.append((train, arrays[held_out], arrays[held_out]))
+        return result
+    s = task.splits
+    return [(arrays[s.train], arrays[s.valid], arrays[s.test])]
+
+
+def score(task: ClipTask, method: str, train: Features, valid: Features, test: Features, seed: int) -> tuple[float, dict[str, Any]]:
+    if method == "knn":
+        predicted = knn_predict(train[0], train[1], test[0], task.num_classes)
+        return accuracy(predicted, test[1]), {}
+    config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed)
+    value, log = linear_probe(train, valid, test, task.num_classes, config)
+    return value, {"best_epoch": log.best_epoch, "valid": round(log.best_valid, 6)}
+
+
+def evaluate(
+    task: ClipTask, method: str, loaded: LoadedEncoder, cache: Cache, data_dir: Path, seed: int, batch_size: int,
+    progress: Progress = lambda pattern, stats: None,
+) -> TaskResult:
+    """The score of ``task`` with ``method``; reuses cached embeddings and scores when nothing changed."""
+    started = time.perf_counter()
+    shards = prepare_data(task, data_dir)
+    data_seconds = time.perf_counter() - started
+    keys = {p: embedding_key(loaded, task, p, s) for p, s in shards.items()}
+    result_path = cache.path("results", task.name, digest(PROTOCOL_VERSION, keys, task_fingerprint(task), method, seed), ".json")
+    cached = cache.read_json(result_path)
+    if cached is not None:
+        return TaskResult.from_dict({**cached, "cached": True})
+
+    sets, encode_seconds, paths = {}, 0.0, []
+    for pattern, files in shards.items():
+        t0 = time.perf_counter()
+        sets[pattern], stats, path = embeddings(cache, loaded, task, pattern, files, batch_size, progress)
+        encode_seconds += time.perf_counter() - t0
+        paths.append(path)
+
+    t0 = time.perf_counter()
+    fold_scores, details, samples = [], [], {"train": 0, "test": 0}
+    for train, valid, test in folds_of(task, sets):
+        value, detail = score(task, method, train, valid, test, seed)
+        fold_scores.append(value)
+        details.append(detail)
+        samples["train"] += len(train[1])
+        samples["test"] += len(test[1])
+    probe_seconds = time.perf_counter() - t0
+
+    result = TaskResult(
+        task=task.name,
+        method=method,
+        metric=task.metric,
+        score=float(np.mean(fold_scores)),
+        fold_scores=fold_scores,
+        samples=samples,
+        seconds={
+            "data": round(data_seconds, 3),
+            "encode": round(encode_seconds, 3),
+            "probe": round(probe_seconds, 3),
+            "total": round(time.perf_counter() - started, 3),
+        },
+        bytes_stored=cache.bytes_stored(paths),
+        encoder_fingerprint=loaded.fingerprint,
+        device=str(loaded.device),
+        seed=seed,
+        details={"folds": details} if any(details) else {},
+    )
+    cache.write_json(result_path, result.to_dict())
+    return result

@@ -1,0 +1,1 @@
+"""Heads trained on frozen embeddings: the linear ("MLP") probe and kNN."""

@@ -1,0 +1,32 @@
+"""The linear probe (the "MLP" column of X-ARES): LayerNorm then one Linear layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pytest_xares.metrics import accuracy
+from pytest_xares.probes.train import TrainConfig, TrainLog, fit, predict, seeded
+
+
+def linear_head(dim: int, outputs: int) -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.LayerNorm(dim), torch.nn.Linear(dim, outputs))
+
+
+def linear_probe(
+    train: tuple[np.ndarray, np.ndarray],
+    valid: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    num_classes: int,
+    config: TrainConfig,
+) -> tuple[float, TrainLog]:
+    """Test accuracy of a linear classifier trained with cross-entropy on pooled embeddings."""
+    as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]).long())  # noqa: E731
+    train_t, valid_t, test_t = as_tensors(train), as_tensors(valid), as_tensors(test)
+    model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], num_classes))
+    log = fit(model, torch.nn.functional.cross_entropy, _accuracy, train_t, valid_t, config)
+    return _accuracy(predict(model, test_t[0]), test_t[1]), log
+
+
+def _accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    return accuracy(logits.argmax(dim=1).numpy(), targets.numpy())

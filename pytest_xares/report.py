@@ -1,0 +1,63 @@
+"""The scores table printed at the end of a run."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from pytest_xares.results import REFERENCE_ENCODER, TaskResult, averages, reference
+from pytest_xares.task import ClipTask
+
+KNN_FOOTNOTE = (
+    f"† published {REFERENCE_ENCODER} kNN scores come from X-ARES 0.1.3, whose kNN normalised the training "
+    "features per dimension instead of per sample; they are shown for orientation, not for comparison."
+)
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def _seconds(results: list[TaskResult]) -> str:
+    if results and all(r.cached for r in results):
+        return "cached"
+    total = sum(r.seconds.get("total", 0.0) for r in results if not r.cached)
+    return f"{total:.1f} s" if total < 120 else f"{total / 60:.1f} min"
+
+
+def scores_table(results: list[TaskResult], tasks: dict[str, ClipTask]) -> str:
+    by_task: dict[str, dict[str, TaskResult]] = {}
+    for result in results:
+        by_task.setdefault(result.task, {})[result.method] = result
+    rows = []
+    for name in (t for t in tasks if t in by_task):
+        got = by_task[name]
+        mlp, knn = got.get("mlp"), got.get("knn")
+        ref_mlp, ref_knn = reference(name, "mlp"), reference(name, "knn")
+        rows.append([
+            name + (" (private)" if tasks[name].private else ""),
+            tasks[name].metric,
+            _fmt(mlp and mlp.score),
+            _fmt(knn and knn.score),
+            _fmt(ref_mlp),
+            _fmt(mlp.score - ref_mlp if mlp and ref_mlp is not None else None, signed=True),
+            _fmt(ref_knn),
+            _seconds(list(got.values())),
+        ])
+    headers = ["task", "metric", "MLP", "kNN", f"{REFERENCE_ENCODER} MLP", "Δ MLP", f"{REFERENCE_ENCODER} kNN†", "time"]
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def averages_table(results: list[TaskResult], tasks: dict[str, ClipTask]) -> str:
+    rows = [
+        [
+            f"{a.method.upper() if a.method == 'mlp' else 'kNN'}, {a.scope}",
+            _fmt(a.score),
+            _fmt(a.reference) + ("†" if a.method == "knn" and a.reference is not None else ""),
+            f"{len(a.tasks)}: {', '.join(a.tasks)}",
+        ]
+        for a in averages(results, tasks)
+    ]
+    headers = ["weighted average", "score", REFERENCE_ENCODER, "tasks covered"]
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)

@@ -1,0 +1,127 @@
+"""Results of a run: one ``TaskResult`` per task and method, and the weighted averages over them.
+
+Results hold builtin types only: they travel from xdist workers to the controller inside test
+reports, are cached as JSON, and are written to the results file as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from pytest_xares.metrics import weighted_average
+from pytest_xares.task import PROTOCOL_VERSION, ClipTask
+
+REFERENCE_ENCODER = "dasheng"
+
+
+@dataclass
+class TaskResult:
+    task: str
+    method: str
+    metric: str
+    score: float
+    fold_scores: list[float]
+    samples: dict[str, int]  # train / test sample counts (summed over folds)
+    seconds: dict[str, float]  # data, encode, probe, total
+    bytes_stored: int
+    encoder_fingerprint: str
+    device: str
+    seed: int
+    cached: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskResult:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Average:
+    method: str
+    scope: str  # "public" or "all"
+    score: float | None
+    reference: float | None
+    tasks: tuple[str, ...]
+
+
+@cache
+def reference_scores() -> dict[str, Any]:
+    """Published X-ARES scores of the baseline encoders (MLP and kNN, by task)."""
+    text = resources.files("pytest_xares.resources").joinpath("reference_scores.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def reference(task: str, method: str, encoder: str = REFERENCE_ENCODER) -> float | None:
+    return reference_scores().get(method, {}).get(task, {}).get(encoder)
+
+
+def averages(results: Iterable[TaskResult], tasks: dict[str, ClipTask]) -> list[Average]:
+    """Weighted averages per method over the public tasks and over all tasks that ran.
+
+    The reference average uses the published score of each covered task with the same weights,
+    over the tasks that have one.
+    """
+    results = list(results)
+    rows = []
+    for method in ("mlp", "knn"):
+        for scope in ("public", "all"):
+            chosen = [
+                r for r in results if r.method == method and (scope == "all" or not tasks[r.task].private)
+            ]
+            if not chosen:
+                continue
+            refs = [(reference(r.task, method), tasks[r.task].weight) for r in chosen]
+            rows.append(
+                Average(
+                    method,
+                    scope,
+                    weighted_average((r.score, tasks[r.task].weight) for r in chosen),
+                    weighted_average((s, w) for s, w in refs if s is not None) if all(s is not None for s, _ in refs) else None,
+                    tuple(r.task for r in chosen),
+                )
+            )
+    return rows
+
+
+def provenance(spec: str | None, seed: int) -> dict[str, Any]:
+    import torch
+
+    return {
+        "pytest_xares": metadata.version("pytest-xares"),
+        "protocol": PROTOCOL_VERSION,
+        "encoder": spec,
+        "seed": seed,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_json(
+    path: Path, results: list[TaskResult], tasks: dict[str, ClipTask], skipped: dict[str, str], spec: str | None, seed: int
+) -> None:
+    fingerprints = sorted({r.encoder_fingerprint for r in results})
+    document = {
+        **provenance(spec, seed),
+        "encoder_fingerprint": fingerprints[0] if len(fingerprints) == 1 else fingerprints,
+        "devices": sorted({r.device for r in results}),
+        "results": [r.to_dict() for r in results],
+        "averages": [asdict(a) for a in averages(results, tasks)],
+        "skipped": skipped,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(document, indent=1), "utf-8")
+    tmp.replace(path)

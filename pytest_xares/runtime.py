@@ -1,0 +1,144 @@
+"""Per-process state of a run: the encoder (built once, lazily) and its check results.
+
+Exactly the processes that run items build an encoder: each xdist worker, or the single process
+without xdist; never an xdist controller, and never at collection.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from pytest_xares import checks
+from pytest_xares.cache import Cache, digest
+from pytest_xares.encoder import EncoderError, LoadedEncoder, build, fingerprint
+from pytest_xares.evaluate import evaluate
+from pytest_xares.progress import Progress
+from pytest_xares.results import TaskResult
+from pytest_xares.settings import Settings
+from pytest_xares.task import PROTOCOL_VERSION, ClipTask
+
+LOAD_CHECK = "loads"
+CHECK_NAMES = (LOAD_CHECK, *checks.CHECKS)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    outcome: str  # "passed", "failed" or "skipped"
+    message: str = ""
+    seconds: float = 0.0
+
+
+def worker_index() -> tuple[int, int]:
+    """(this worker's index, number of workers): (0, 1) without xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return (int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0), max(count, 1)
+
+
+def choose_device(requested: str) -> torch.device:
+    """``auto``: worker K takes GPU K mod count when there are GPUs, else the CPU."""
+    if requested != "auto":
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda", worker_index()[0] % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def share_cores() -> None:
+    """Give each xdist worker its share of the cores, so N workers do not oversubscribe them."""
+    index, count = worker_index()
+    if count > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // count))
+
+
+class Runtime:
+    def __init__(self, settings: Settings, progress: Progress) -> None:
+        assert settings.encoder is not None
+        self.settings = settings
+        self.spec = settings.encoder
+        self.cache = Cache(settings.cache_dir)
+        self.progress = progress
+        self._loaded: LoadedEncoder | None = None
+        self._load_error: str | None = None
+        self._checks: dict[str, CheckResult] = {}
+
+    def encoder(self) -> LoadedEncoder:
+        """The built encoder in eval mode on this process's device; raises ``EncoderError``."""
+        if self._loaded is None and self._load_error is None:
+            try:
+                self._loaded = self._build()
+            except EncoderError as error:
+                self._load_error = str(error)
+        if self._load_error is not None:
+            raise EncoderError(self._load_error)
+        assert self._loaded is not None
+        return self._loaded
+
+    def _build(self) -> LoadedEncoder:
+        module = build(self.spec)
+        device = choose_device(self.settings.device)
+        if not isinstance(module, torch.nn.Module):
+            return LoadedEncoder(module, "", device)  # the is_module check reports it
+        fp = fingerprint(module)
+        try:
+            module = module.eval().requires_grad_(False).to(device)
+        except Exception as error:  # a CUDA error, an odd override of .to()
+            raise EncoderError(f"moving the encoder to {device} raised {type(error).__name__}: {error}") from error
+        return LoadedEncoder(module, fp, device)
+
+    def check(self, name: str) -> CheckResult:
+        """The verdict of one interface check, computed once per encoder and cached on disk."""
+        if name not in self._checks:
+            self._checks[name] = self._run_check(name)
+        return self._checks[name]
+
+    def _run_check(self, name: str) -> CheckResult:
+        try:
+            loaded = self.encoder()
+        except EncoderError as error:
+            if name == LOAD_CHECK:
+                return CheckResult("failed", str(error))
+            return CheckResult("skipped", f"the encoder did not load: {error}")
+        if name == LOAD_CHECK:
+            return CheckResult("passed")
+        check = checks.CHECKS[name]
+        for needed in check.needs:
+            if self.check(needed).outcome != "passed":
+                return CheckResult("skipped", f"needs the {needed!r} check, which did not pass")
+        path = self.cache.path("checks", name, digest(PROTOCOL_VERSION, loaded.fingerprint, loaded.device.type), ".json")
+        result, _ = self.cache.get_or_create(
+            path, lambda p: CheckResult(**self.cache.read_json(p)), lambda p: self._compute_check(check, loaded, p)
+        )
+        return result
+
+    def _compute_check(self, check: checks.Check, loaded: LoadedEncoder, path: Path) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            check.run(loaded.module, loaded.device)
+            result = CheckResult("passed", seconds=time.perf_counter() - started)
+        except checks.CheckFailure as failure:
+            result = CheckResult("failed", str(failure), time.perf_counter() - started)
+        if loaded.fingerprint:
+            self.cache.write_json(path, asdict(result))
+        return result
+
+    def evaluate(self, task: ClipTask, method: str) -> TaskResult:
+        s = self.settings
+        try:
+            return evaluate(task, method, self.encoder(), self.cache, s.data_dir, s.seed, s.batch_size, self.progress)
+        finally:
+            self.progress.close()
+
+    def gate(self) -> str | None:
+        """Why task items cannot run (a gating check did not pass), or ``None``."""
+        for name in CHECK_NAMES:
+            if name == LOAD_CHECK or checks.CHECKS[name].gating:
+                result = self.check(name)
+                if result.outcome != "passed":
+                    return f"encoder check {name!r} did not pass: {result.message}"
+        return None

@@ -1,0 +1,100 @@
+"""The plugin's options, resolved once: command line, then ``XARES_*`` environment, then ini, then default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from pytest_xares.encoder import EncoderSpec
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xares"
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # without the "xares-" prefix
+    help: str
+    default: Callable[[], Any] = lambda: None
+    parse: Callable[[str], Any] = str
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return "xares_" + self.name.replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        return "XARES_" + self.name.replace("-", "_").upper()
+
+
+OPTIONS = (
+    Option("encoder", "the encoder to evaluate: path.py, path.py:Class or package.module:Class; "
+           "switches the suite on", metavar="SPEC"),
+    Option("suite", "which suite to run: 'xares' (the benchmark) or 'demo' (small synthetic tasks, offline)",
+           lambda: "xares", metavar="NAME"),
+    Option("data-dir", "where task data lives, one folder per task (an X-ARES env/ directory works as is)",
+           lambda: _cache_home() / "data", Path, "DIR"),
+    Option("cache-dir", "where embeddings, scores and check results are cached",
+           lambda: _cache_home() / "cache", Path, "DIR"),
+    Option("tasks-dir", "a folder of your own task definitions (modules exposing TASK), added to the suite",
+           parse=Path, metavar="DIR"),
+    Option("json", "write the results with their provenance to this JSON file", parse=Path, metavar="PATH"),
+    Option("seed", "seed of every probe", lambda: 42, int, "N"),
+    Option("device", "torch device for the encoder: 'auto' (a GPU per worker when there are GPUs), 'cpu', 'cuda:1', …",
+           lambda: "auto", metavar="DEVICE"),
+    Option("batch-size", "clips per encoder call (only clips of equal length share a call)", lambda: 16, int, "N"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    encoder: EncoderSpec | None
+    suite: str
+    data_dir: Path
+    cache_dir: Path
+    tasks_dir: Path | None
+    json: Path | None
+    seed: int
+    device: str
+    batch_size: int
+
+    @property
+    def active(self) -> bool:
+        return self.encoder is not None
+
+
+settings_key = pytest.StashKey[Settings]()
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("xares", "X-ARES audio encoder benchmark")
+    for option in OPTIONS:
+        group.addoption(f"--xares-{option.name}", dest=option.dest, metavar=option.metavar, help=option.help)
+        parser.addini(option.dest, option.help, default=None)
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Read every option once; relative paths are taken from where pytest was invoked."""
+    base = Path(config.invocation_params.dir)
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = config.getoption(option.dest) or os.environ.get(option.env) or config.getini(option.dest)
+        try:
+            value = option.parse(raw) if raw not in (None, "") else option.default()
+        except ValueError:
+            raise pytest.UsageError(f"--xares-{option.name}: cannot read {raw!r} ({option.help})") from None
+        if isinstance(value, Path):
+            value = (base / value.expanduser()).resolve()
+        values[option.name.replace("-", "_")] = value
+    if values["suite"] not in ("xares", "demo"):
+        raise pytest.UsageError(f"--xares-suite must be 'xares' or 'demo', not {values['suite']!r}")
+    if values["batch_size"] < 1:
+        raise pytest.UsageError("--xares-batch-size must be at least 1")
+    encoder = values.pop("encoder")
+    return Settings(encoder=EncoderSpec.parse(encoder, base) if encoder else None, **values)

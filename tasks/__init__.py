@@ -1,0 +1,1 @@
+"""The tasks of the X-ARES suite, one module each, every module exposing ``TASK``."""

@@ -1,0 +1,13 @@
+"""CREMA-D."""
+
+from pytest_xares.task import ClipTask, splits, vocabulary
+
+TASK = ClipTask(
+    name="cremad",
+    formal_name="CREMA-D",
+    record=14646870,
+    splits=splits("wds-audio-train", "wds-audio-valid", "wds-audio-test"),
+    label="label",
+    classes=vocabulary("cremad"),
+    weight=1116,
+)

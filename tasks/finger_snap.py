@@ -1,0 +1,14 @@
+"""Finger snap sound (private: no public data; the shards must be placed by hand)."""
+
+from pytest_xares.task import ClipTask, splits, vocabulary
+
+TASK = ClipTask(
+    name="finger_snap",
+    formal_name="Finger snap sound",
+    private=True,
+    splits=splits("finger_snap_train", "finger_snap_test", "finger_snap_test"),
+    label="tag",
+    classes=vocabulary("finger_snap"),
+    weight=5000,
+    epochs=20,
+)

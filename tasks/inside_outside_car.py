@@ -1,0 +1,14 @@
+"""Inside/outside car (private: no public data; the shards must be placed by hand)."""
+
+from pytest_xares.task import ClipTask, splits, vocabulary
+
+TASK = ClipTask(
+    name="inside_outside_car",
+    formal_name="Inside/outside car",
+    private=True,
+    splits=splits("inside_outside_car_train", "inside_outside_car_test", "inside_outside_car_test"),
+    label="position",
+    classes=vocabulary("inside_outside_car"),
+    weight=5000,
+    epochs=20,
+)

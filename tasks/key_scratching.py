@@ -1,0 +1,14 @@
+"""Key scratching car (private: no public data; the shards must be placed by hand)."""
+
+from pytest_xares.task import ClipTask, splits, vocabulary
+
+TASK = ClipTask(
+    name="key_scratching",
+    formal_name="Key scratching car",
+    private=True,
+    splits=splits("key_scratching_train", "key_scratching_test", "key_scratching_test"),
+    label="tag",
+    classes=vocabulary("key_scratching"),
+    weight=5000,
+    epochs=20,
+)

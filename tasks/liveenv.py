@@ -1,0 +1,16 @@
+"""LiveEnv sounds (private: no public data; the shards must be placed by hand)."""
+
+from pytest_xares.task import ClipTask, splits, vocabulary
+
+TASK = ClipTask(
+    name="liveenv",
+    formal_name="LiveEnv sounds",
+    private=True,
+    splits=splits("liveenv_train", "liveenv_test", "liveenv_test"),
+    label="soundevent",
+    # One label of the vocabulary carries a trailing space ("BabySound "), as in the data.
+    classes=vocabulary("liveenv"),
+    weight=5000,
+    epochs=50,
+    knn=False,
+)

@@ -1,0 +1,14 @@
+"""Vocal Imitation."""
+
+from pytest_xares.task import ClipTask, folds, vocabulary
+
+TASK = ClipTask(
+    name="vocalimitations",
+    formal_name="Vocal Imitation",
+    record=14862060,
+    splits=folds(range(3), "vocal_imitations_fold{k:02}_0000000.tar"),
+    label="imitation",
+    classes=vocabulary("vocalimitations"),
+    weight=1867,
+    epochs=20,
+)
