@@ -93,7 +93,8 @@ def _import(spec: EncoderSpec) -> ModuleType:
         path = Path(spec.target)
         if not path.is_file():
             raise EncoderError(f"encoder file {path} does not exist")
-        name = f"_xares_encoder_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+        # Keyed by content too: an edited file is a new module, also within one process.
+        name = f"_xares_encoder_{hashlib.sha256(str(path).encode() + path.read_bytes()).hexdigest()[:16]}"
         if name in sys.modules:
             return sys.modules[name]
         module_spec = importlib.util.spec_from_file_location(name, path)

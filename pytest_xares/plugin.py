@@ -63,14 +63,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if not config.stash[settings_key].active:
         return
     suite = XaresSuite.from_parent(session, name="xares", nodeid="xares", tasks=config.stash[tasks_key])
-    items[:0] = list(_items(suite))
-
-
-def _items(node: pytest.Collector) -> list[pytest.Item]:
-    found: list[pytest.Item] = []
-    for child in node.collect():
-        found.extend([child] if isinstance(child, pytest.Item) else _items(child))
-    return found
+    # genitems reports the nodes as collected, so counts, --co and xdist's collection see them.
+    items[:0] = list(session.genitems(suite))
 
 
 def runtime_of(config: pytest.Config):  # -> Runtime
@@ -93,6 +87,8 @@ class XaresReport:
         self.skipped: dict[str, str] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":  # every phase's report carries the item's properties
+            return
         for name, value in report.user_properties:
             if name != RESULT_PROPERTY:
                 continue

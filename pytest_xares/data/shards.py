@@ -1,13 +1,19 @@
-"""Reading a task's WebDataset shards: ``<key>.<audio ext>`` plus ``<key>.json`` per sample."""
+"""A task's WebDataset shards: ``<key>.<audio ext>`` plus ``<key>.json`` per sample.
+
+Reading serves every run; writing serves the demo suite and tests."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import soundfile
 import webdataset
 
 from pytest_xares.data.audio import AUDIO_EXTENSIONS
@@ -78,3 +84,34 @@ def _raw_sample(shard: Path, sample: dict[str, Any]) -> RawSample:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataError(f"{where}: the json metadata does not parse ({error})") from None
     return RawSample(shard.name, key, audio, metadata)
+
+
+@dataclass(frozen=True)
+class ShardSample:
+    """One sample to write: encoded audio bytes under ``<key>.<extension>``, metadata as json."""
+
+    key: str
+    audio: bytes
+    extension: str
+    metadata: Any
+
+
+def write_shard(path: Path, samples: list[ShardSample]) -> None:
+    """Write a WebDataset tar shard, byte for byte the same for the same samples."""
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for sample in samples:
+            _add_member(tar, f"{sample.key}.{sample.extension}", sample.audio)
+            _add_member(tar, f"{sample.key}.json", json.dumps(sample.metadata).encode("utf-8"))
+
+
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def encode_audio(audio: np.ndarray, sampling_rate: int, extension: str, subtype: str | None = None) -> bytes:
+    """Audio ``[samples]`` or ``[samples, channels]`` encoded as a file of type ``extension``."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, audio, sampling_rate, format=extension.upper(), subtype=subtype)
+    return buffer.getvalue()
