@@ -155,12 +155,14 @@ def evaluate(
     if cached is not None:
         return TaskResult.from_dict({**cached, "cached": True})
 
-    sets, encode_seconds, paths = {}, 0.0, []
+    sets, encode_seconds, paths, encoded = {}, 0.0, [], {}
     for pattern, files in shards.items():
         t0 = time.perf_counter()
         sets[pattern], stats, path = embeddings(cache, loaded, task, pattern, files, batch_size, progress)
         encode_seconds += time.perf_counter() - t0
         paths.append(path)
+        if stats is not None:  # encoded here, not read from the cache
+            encoded[pattern] = {"clips": stats.clips, "audio_s": round(stats.audio_seconds, 2), "forward_s": round(stats.forward_seconds, 3)}
 
     t0 = time.perf_counter()
     fold_scores, details, samples = [], [], {"train": 0, "test": 0}
@@ -189,7 +191,7 @@ def evaluate(
         encoder_fingerprint=loaded.fingerprint,
         device=str(loaded.device),
         seed=seed,
-        details={"folds": details} if any(details) else {},
+        details={"encoded": encoded, **({"folds": details} if any(details) else {})},
     )
     cache.write_json(result_path, result.to_dict())
     return result

@@ -106,6 +106,13 @@ class XaresReport:
             spec = str(self.settings.encoder) if self.settings.encoder else None
             write_json(self.settings.json, self._ordered(), self.tasks, self.skipped, spec, self.settings.seed)
 
+    def _skips_by_reason(self) -> dict[str, list[str]]:
+        """Items skipped for the same reason (a task's methods, say) on one line."""
+        grouped: dict[str, list[str]] = {}
+        for item, reason in self.skipped.items():
+            grouped.setdefault(reason, []).append(item)
+        return grouped
+
     def _ordered(self) -> list[TaskResult]:
         order = {name: i for i, name in enumerate(self.tasks)}
         return sorted(self.results, key=lambda r: (order.get(r.task, len(order)), r.method))
@@ -122,8 +129,8 @@ class XaresReport:
             write(KNN_FOOTNOTE)
         if self.skipped:
             write("")
-            write(f"not run ({len(self.skipped)}):")
-            for item, reason in self.skipped.items():
-                write(f"  {item}: {reason}")
+            write("not run:")
+            for reason, methods in self._skips_by_reason().items():
+                write(f"  {', '.join(methods)}: {reason}")
         if self.settings.json is not None:
             write(f"results written to {self.settings.json}")

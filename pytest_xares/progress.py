@@ -1,7 +1,7 @@
 """Progress of long work (encoding), shown past pytest's output capture without drowning it.
 
-On a terminal without xdist a tqdm bar updates in place; elsewhere (xdist workers, CI logs) one
-line is printed at most every ``interval`` seconds, prefixed with the worker's id.
+On a terminal without xdist a tqdm bar updates in place; elsewhere (xdist workers, CI logs) a
+line is printed every ``interval`` seconds of the same work, prefixed with the worker's id.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class Progress:
         if self._current != what:
             self.close()
             self._current = what
+            self._last_line = time.monotonic()  # quiet for short work: the first line after `interval`
             if self.live:
                 self._bar = tqdm(desc=f"xares: encoding {what}", unit="clip", file=self.stream, leave=False)
         if self._bar is not None:
