@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_xares.encode import EmbeddingSet
+from pytest_xares.evaluate import folds_of
+from pytest_xares.metrics import weighted_average
+from pytest_xares.registry import load_tasks
+from pytest_xares.report import averages_table, scores_table
+from pytest_xares.results import TaskResult, averages
+from pytest_xares.task import ClipTask, folds, splits
+
+
+def embedding_set(values: list[int]) -> EmbeddingSet:
+    return EmbeddingSet(np.array([[v] for v in values], dtype=np.float32), [f"k{v}" for v in values], [{"y": v} for v in values])
+
+
+def test_k_fold_trains_on_the_other_folds_and_tests_on_the_held_out_one() -> None:
+    task = ClipTask("t", "T", folds(range(3), "f{k}.tar"), "y", 10, 1)
+    sets = {"f0.tar": embedding_set([0, 1]), "f1.tar": embedding_set([2]), "f2.tar": embedding_set([3, 4])}
+    result = folds_of(task, sets)
+    assert len(result) == 3
+    (train, valid, test) = result[1]
+    assert sorted(train[1].tolist()) == [0, 1, 3, 4]
+    assert valid[1].tolist() == test[1].tolist() == [2]
+    assert train[0].ravel().tolist() == train[1].tolist()  # features stay aligned with targets
+
+
+def test_train_valid_test_with_a_split_used_twice() -> None:
+    task = ClipTask("t", "T", splits("tr", "te", "te"), "y", 10, 1)
+    (train, valid, test), = folds_of(task, {"tr*.tar": embedding_set([1, 2]), "te*.tar": embedding_set([3])})
+    assert train[1].tolist() == [1, 2] and valid[1].tolist() == test[1].tolist() == [3]
+
+
+def result(task: str, method: str, score: float) -> TaskResult:
+    return TaskResult(task, method, "accuracy", score, [score], {}, {"total": 1.0}, 0, "fp", "cpu", 42)
+
+
+def test_weighted_average() -> None:
+    assert weighted_average([(1.0, 1), (0.0, 3)]) == 0.25
+    assert weighted_average([]) is None
+
+
+def test_public_average_leaves_out_private_tasks_and_uses_fixed_weights() -> None:
+    tasks = {t.name: t for t in load_tasks("xares")}
+    results = [result("esc50", "mlp", 0.8), result("cremad", "mlp", 0.6), result("finger_snap", "mlp", 0.9)]
+    got = {(a.method, a.scope): a for a in averages(results, tasks)}
+    public, everything = got["mlp", "public"], got["mlp", "all"]
+    assert public.tasks == ("esc50", "cremad")
+    assert public.score == pytest.approx((0.8 * 400 + 0.6 * 1116) / (400 + 1116))
+    assert everything.score == pytest.approx((0.8 * 400 + 0.6 * 1116 + 0.9 * 5000) / (400 + 1116 + 5000))
+    # The reference average covers the same tasks with the same weights.
+    assert public.reference == pytest.approx((0.857 * 400 + 0.767 * 1116) / (400 + 1116))
+    assert ("knn", "public") not in got
+
+
+def test_the_table_shows_the_reference_difference_for_mlp_only() -> None:
+    tasks = {t.name: t for t in load_tasks("xares")}
+    table = scores_table([result("esc50", "mlp", 0.8), result("esc50", "knn", 0.5)], tasks)
+    row = next(line for line in table.splitlines() if line.startswith("| esc50"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:7] == ["esc50", "accuracy", "0.800", "0.500", "0.857", "-0.057", "0.618"]
+    assert "kNN, public" in averages_table([result("esc50", "knn", 0.5)], tasks)
