@@ -127,6 +127,8 @@ class XaresReport:
             write("")
             write(averages_table(self._ordered(), self.tasks))
             write(KNN_FOOTNOTE)
+            stored = {r.task: r.bytes_stored for r in self.results}  # a task's methods share its embeddings
+            write(f"embeddings cached for these tasks: {sum(stored.values()) / 1e6:.1f} MB in {self.settings.cache_dir}")
         if self.skipped:
             write("")
             write("not run:")
