@@ -6,8 +6,7 @@ import pytest
 
 from pytest_xares.items import RESULT_PROPERTY, XaresSuite
 from pytest_xares.registry import TaskDefinitionError, load_tasks
-from pytest_xares.report import KNN_FOOTNOTE, averages_table, scores_table
-from pytest_xares.results import TaskResult, write_json
+from pytest_xares.results import Results, TaskResult
 from pytest_xares.settings import Settings, add_options, resolve, settings_key
 from pytest_xares.task import ClipTask
 
@@ -83,7 +82,7 @@ class XaresReport:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.results: list[TaskResult] = []
+        self.collected: list[TaskResult] = []
         self.skipped: dict[str, str] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -95,44 +94,21 @@ class XaresReport:
             if "skipped" in value:
                 self.skipped[f"{value['task']}::{value['method']}"] = value["skipped"]
             else:
-                self.results.append(TaskResult.from_dict(value))
+                self.collected.append(TaskResult.from_dict(value))
 
-    @property
-    def tasks(self) -> dict[str, ClipTask]:
-        return {t.name: t for t in self.config.stash[tasks_key]}
+    def results(self) -> Results:
+        tasks = {t.name: t for t in self.config.stash[tasks_key]}
+        spec = str(self.settings.encoder) if self.settings.encoder else None
+        return Results(self.collected, tasks, self.skipped, spec, self.settings.seed)
 
     def pytest_sessionfinish(self) -> None:
-        if self.settings.json is not None and (self.results or self.skipped):
-            spec = str(self.settings.encoder) if self.settings.encoder else None
-            write_json(self.settings.json, self._ordered(), self.tasks, self.skipped, spec, self.settings.seed)
-
-    def _skips_by_reason(self) -> dict[str, list[str]]:
-        """Items skipped for the same reason (a task's methods, say) on one line."""
-        grouped: dict[str, list[str]] = {}
-        for item, reason in self.skipped.items():
-            grouped.setdefault(reason, []).append(item)
-        return grouped
-
-    def _ordered(self) -> list[TaskResult]:
-        order = {name: i for i, name in enumerate(self.tasks)}
-        return sorted(self.results, key=lambda r: (order.get(r.task, len(order)), r.method))
+        if self.settings.json is not None and (self.collected or self.skipped):
+            self.results().to_json(self.settings.json)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if not self.results and not self.skipped:
+        if not self.collected and not self.skipped:
             return
-        write = terminalreporter.write_line
         terminalreporter.section(f"X-ARES scores: {self.settings.encoder}")
-        if self.results:
-            write(scores_table(self._ordered(), self.tasks))
-            write("")
-            write(averages_table(self._ordered(), self.tasks))
-            write(KNN_FOOTNOTE)
-            stored = {r.task: r.bytes_stored for r in self.results}  # a task's methods share its embeddings
-            write(f"embeddings cached for these tasks: {sum(stored.values()) / 1e6:.1f} MB in {self.settings.cache_dir}")
-        if self.skipped:
-            write("")
-            write("not run:")
-            for reason, methods in self._skips_by_reason().items():
-                write(f"  {', '.join(methods)}: {reason}")
+        terminalreporter.write_line(str(self.results()))
         if self.settings.json is not None:
-            write(f"results written to {self.settings.json}")
+            terminalreporter.write_line(f"results written to {self.settings.json}")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from pytest_xares.results import REFERENCE_ENCODER, TaskResult, averages, reference
-from pytest_xares.task import ClipTask
+from pytest_xares.results import REFERENCE_ENCODER, Results, TaskResult, reference
 
 KNN_FOOTNOTE = (
     f"† published {REFERENCE_ENCODER} kNN scores come from X-ARES 0.1.3, whose kNN normalised the training "
@@ -26,9 +25,10 @@ def _seconds(results: list[TaskResult]) -> str:
     return f"{total:.1f} s" if total < 120 else f"{total / 60:.1f} min"
 
 
-def scores_table(results: list[TaskResult], tasks: dict[str, ClipTask]) -> str:
+def scores_table(results: Results) -> str:
+    tasks = results.tasks
     by_task: dict[str, dict[str, TaskResult]] = {}
-    for result in results:
+    for result in results.results:
         by_task.setdefault(result.task, {})[result.method] = result
     rows = []
     for name in (t for t in tasks if t in by_task):
@@ -49,7 +49,7 @@ def scores_table(results: list[TaskResult], tasks: dict[str, ClipTask]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def averages_table(results: list[TaskResult], tasks: dict[str, ClipTask]) -> str:
+def averages_table(results: Results) -> str:
     rows = [
         [
             f"{a.method.upper() if a.method == 'mlp' else 'kNN'}, {a.scope}",
@@ -57,7 +57,22 @@ def averages_table(results: list[TaskResult], tasks: dict[str, ClipTask]) -> str
             _fmt(a.reference) + ("†" if a.method == "knn" and a.reference is not None else ""),
             f"{len(a.tasks)}: {', '.join(a.tasks)}",
         ]
-        for a in averages(results, tasks)
+        for a in results.averages()
     ]
     headers = ["weighted average", "score", REFERENCE_ENCODER, "tasks covered"]
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def render(results: Results) -> str:
+    """The scores and averages tables, the kNN footnote, and what did not run and why."""
+    parts = []
+    if results.results:
+        parts += [scores_table(results), "", averages_table(results), KNN_FOOTNOTE]
+        stored = {r.task: r.bytes_stored for r in results.results}  # a task's methods share its embeddings
+        parts.append(f"embeddings cached for these tasks: {sum(stored.values()) / 1e6:.1f} MB")
+    if results.skipped:
+        grouped: dict[str, list[str]] = {}
+        for item, reason in results.skipped.items():
+            grouped.setdefault(reason, []).append(item)
+        parts += ["", "not run:"] + [f"  {', '.join(items)}: {reason}" for reason, items in grouped.items()]
+    return "\n".join(parts)

@@ -12,10 +12,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_xares import __version__
 from pytest_xares.metrics import weighted_average
 from pytest_xares.task import PROTOCOL_VERSION, ClipTask
 
@@ -94,13 +95,13 @@ def averages(results: Iterable[TaskResult], tasks: dict[str, ClipTask]) -> list[
     return rows
 
 
-def provenance(spec: str | None, seed: int) -> dict[str, Any]:
+def provenance(encoder: str | None, seed: int) -> dict[str, Any]:
     import torch
 
     return {
-        "pytest_xares": metadata.version("pytest-xares"),
+        "pytest_xares": __version__,
         "protocol": PROTOCOL_VERSION,
-        "encoder": spec,
+        "encoder": encoder,
         "seed": seed,
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -109,19 +110,66 @@ def provenance(spec: str | None, seed: int) -> dict[str, Any]:
     }
 
 
-def write_json(
-    path: Path, results: list[TaskResult], tasks: dict[str, ClipTask], skipped: dict[str, str], spec: str | None, seed: int
-) -> None:
-    fingerprints = sorted({r.encoder_fingerprint for r in results})
-    document = {
-        **provenance(spec, seed),
-        "encoder_fingerprint": fingerprints[0] if len(fingerprints) == 1 else fingerprints,
-        "devices": sorted({r.device for r in results}),
-        "results": [r.to_dict() for r in results],
-        "averages": [asdict(a) for a in averages(results, tasks)],
-        "skipped": skipped,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=1), "utf-8")
-    tmp.replace(path)
+@dataclass
+class Results:
+    """The scores of one run, the weighted averages over them, and what did not run.
+
+    The plugin writes this object to ``--xares-json`` and prints it; ``pytest_xares.evaluate``
+    returns it::
+
+        results = pytest_xares.evaluate(MyEncoder(), tasks=["esc50"])
+        results.score("esc50", "mlp")
+        print(results)              # the scores table and the averages
+        results.to_json("results.json")
+    """
+
+    results: list[TaskResult]
+    tasks: dict[str, ClipTask]
+    skipped: dict[str, str] = field(default_factory=dict)
+    encoder: str | None = None
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        order = {name: i for i, name in enumerate(self.tasks)}
+        self.results = sorted(self.results, key=lambda r: (order.get(r.task, len(order)), r.method != "mlp"))
+
+    def score(self, task: str, method: str = "mlp") -> float:
+        for result in self.results:
+            if result.task == task and result.method == method:
+                return result.score
+        raise KeyError(f"no {method} score for {task!r}" + (f" ({self.skipped[f'{task}::{method}']})" if f"{task}::{method}" in self.skipped else ""))
+
+    def averages(self) -> list[Average]:
+        return averages(self.results, self.tasks)
+
+    def to_dict(self) -> dict[str, Any]:
+        fingerprints = sorted({r.encoder_fingerprint for r in self.results})
+        return {
+            **provenance(self.encoder, self.seed),
+            "encoder_fingerprint": fingerprints[0] if len(fingerprints) == 1 else fingerprints,
+            "devices": sorted({r.device for r in self.results}),
+            "results": [r.to_dict() for r in self.results],
+            "averages": [asdict(a) for a in self.averages()],
+            "skipped": self.skipped,
+        }
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The results with their provenance as JSON; also written (atomically) to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_text(text, "utf-8")
+            tmp.replace(target)
+        return text
+
+    def to_markdown(self) -> str:
+        from pytest_xares.report import averages_table, scores_table
+
+        return f"{scores_table(self)}\n\n{averages_table(self)}\n"
+
+    def __str__(self) -> str:
+        from pytest_xares.report import render
+
+        return render(self)

@@ -57,10 +57,16 @@ def share_cores() -> None:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, progress: Progress) -> None:
-        assert settings.encoder is not None
+    """The encoder of this process and the engine's verbs on it, for the plugin and the Python API.
+
+    ``encoder`` is an already built module (the Python API); without it the module is built
+    from ``settings.encoder`` on first use.
+    """
+
+    def __init__(self, settings: Settings, progress: Progress, encoder: torch.nn.Module | None = None) -> None:
+        assert encoder is not None or settings.encoder is not None
         self.settings = settings
-        self.spec = settings.encoder
+        self.given = encoder
         self.cache = Cache(settings.cache_dir)
         self.progress = progress
         self._loaded: LoadedEncoder | None = None
@@ -80,13 +86,13 @@ class Runtime:
         return self._loaded
 
     def _build(self) -> LoadedEncoder:
-        module = build(self.spec)
+        module = self.given if self.given is not None else build(self.settings.encoder)
         device = choose_device(self.settings.device)
         if not isinstance(module, torch.nn.Module):
             return LoadedEncoder(module, "", device)  # the is_module check reports it
         fp = fingerprint(module)
         try:
-            module = module.eval().requires_grad_(False).to(device)
+            module = module.eval().to(device)
         except Exception as error:  # a CUDA error, an odd override of .to()
             raise EncoderError(f"moving the encoder to {device} raised {type(error).__name__}: {error}") from error
         return LoadedEncoder(module, fp, device)

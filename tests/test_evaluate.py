@@ -8,7 +8,7 @@ from pytest_xares.evaluate import folds_of
 from pytest_xares.metrics import weighted_average
 from pytest_xares.registry import load_tasks
 from pytest_xares.report import averages_table, scores_table
-from pytest_xares.results import TaskResult, averages
+from pytest_xares.results import Results, TaskResult, averages
 from pytest_xares.task import ClipTask, folds, splits
 
 
@@ -57,8 +57,8 @@ def test_public_average_leaves_out_private_tasks_and_uses_fixed_weights() -> Non
 
 def test_the_table_shows_the_reference_difference_for_mlp_only() -> None:
     tasks = {t.name: t for t in load_tasks("xares")}
-    table = scores_table([result("esc50", "mlp", 0.8), result("esc50", "knn", 0.5)], tasks)
+    table = scores_table(Results([result("esc50", "mlp", 0.8), result("esc50", "knn", 0.5)], tasks))
     row = next(line for line in table.splitlines() if line.startswith("| esc50"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:7] == ["esc50", "accuracy", "0.800", "0.500", "0.857", "-0.057", "0.618"]
-    assert "kNN, public" in averages_table([result("esc50", "knn", 0.5)], tasks)
+    assert "kNN, public" in averages_table(Results([result("esc50", "knn", 0.5)], tasks))
