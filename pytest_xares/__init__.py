@@ -1,4 +1,9 @@
-"""pytest-xares: the X-ARES audio encoder benchmark as a pytest plugin."""
+"""pytest-xares: the X-ARES audio encoder benchmark as a pytest plugin, and from Python.
+
+>>> import pytest_xares
+>>> report = pytest_xares.check_encoder("my_encoder.py")                   # doctest: +SKIP
+>>> results = pytest_xares.evaluate("my_encoder.py", tasks=["esc50"])      # doctest: +SKIP
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -6,3 +11,18 @@ try:
     __version__ = version("pytest-xares")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
+
+
+def __getattr__(name: str):  # the API imports torch: only on first use, never for `import pytest_xares`
+    if name in ("check_encoder", "evaluate", "CheckReport", "EncoderCheckError"):
+        from pytest_xares import api
+
+        return getattr(api, name)
+    if name == "Results":
+        from pytest_xares.results import Results
+
+        return Results
+    raise AttributeError(name)
+
+
+__all__ = ["CheckReport", "EncoderCheckError", "Results", "__version__", "check_encoder", "evaluate"]

@@ -136,14 +136,27 @@ def fingerprint(encoder: torch.nn.Module) -> str:
     h = hashlib.sha256()
     for attribute in ("sampling_rate", "output_dim", "hop_size_in_ms"):
         h.update(f"{attribute}={getattr(encoder, attribute, None)!r};".encode())
-    sources = {inspect.getsourcefile(type(m)) for m in encoder.modules()}
-    sources.add(inspect.getsourcefile(type(encoder)))
-    for source in sorted(s for s in sources if s):
-        h.update(source.encode())
-        h.update(Path(source).read_bytes())
+    classes = {type(m) for m in encoder.modules()} | {type(encoder)}
+    for source in sorted({_source(cls) for cls in classes}):
+        h.update(source)
     for name, tensor in encoder.state_dict().items():
         _hash_tensor(h, name, tensor)
     return h.hexdigest()
+
+
+def _source(cls: type) -> bytes:
+    """The text of the file that defines ``cls``; for a class without one (a notebook cell, a
+    module built in memory) the class's own source, or at least its qualified name."""
+    try:
+        path = inspect.getsourcefile(cls)
+        if path and Path(path).is_file():
+            return path.encode() + b"\0" + Path(path).read_bytes()
+    except TypeError:
+        pass
+    try:
+        return inspect.getsource(cls).encode()
+    except (OSError, TypeError):
+        return f"{cls.__module__}.{cls.__qualname__}".encode()
 
 
 def _hash_tensor(h: Any, name: str, tensor: Any) -> None:

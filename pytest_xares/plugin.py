@@ -72,7 +72,7 @@ def runtime_of(config: pytest.Config):  # -> Runtime
         from pytest_xares.progress import Progress
         from pytest_xares.runtime import Runtime
 
-        config.stash[runtime_key] = Runtime(config.stash[settings_key], Progress(config))
+        config.stash[runtime_key] = Runtime(config.stash[settings_key], Progress.for_pytest(config))
     return config.stash[runtime_key]
 
 

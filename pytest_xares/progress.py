@@ -36,14 +36,31 @@ class _Uncaptured:
 
 
 class Progress:
-    def __init__(self, config: pytest.Config, interval: float = 10.0) -> None:
-        self.stream: TextIO = _Uncaptured(config)  # type: ignore[assignment]
-        self.worker = os.environ.get("PYTEST_XDIST_WORKER")
-        self.live = self.worker is None and sys.stderr.isatty()
+    """Encoding progress: a bar where someone watches a terminal or notebook, else periodic lines."""
+
+    def __init__(self, stream: TextIO, live: bool, bar: Any = tqdm, worker: str | None = None, interval: float = 10.0) -> None:
+        self.stream = stream
+        self.live = live
+        self.bar_class = bar
+        self.worker = worker
         self.interval = interval
         self._bar: Any = None
         self._current: str | None = None
         self._last_line = 0.0
+
+    @classmethod
+    def for_pytest(cls, config: pytest.Config) -> Progress:
+        """Writes past pytest's capture; a live bar only on a terminal without xdist."""
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        return cls(_Uncaptured(config), worker is None and sys.stderr.isatty(), worker=worker)  # type: ignore[arg-type]
+
+    @classmethod
+    def for_python(cls, enabled: bool = True) -> Progress:
+        """For scripts and notebooks: tqdm.auto draws a widget in a notebook, a bar in a terminal."""
+        from tqdm.auto import tqdm as auto_bar
+
+        watched = sys.stderr.isatty() or "ipykernel" in sys.modules
+        return cls(sys.stderr, enabled and watched, bar=auto_bar, interval=10.0 if enabled else float("inf"))
 
     def __call__(self, what: str, stats: EncodeStats) -> None:
         """Report ``stats`` of the encoding of ``what``."""
@@ -52,7 +69,7 @@ class Progress:
             self._current = what
             self._last_line = time.monotonic()  # quiet for short work: the first line after `interval`
             if self.live:
-                self._bar = tqdm(desc=f"xares: encoding {what}", unit="clip", file=self.stream, leave=False)
+                self._bar = self.bar_class(desc=f"xares: encoding {what}", unit="clip", file=self.stream, leave=False)
         if self._bar is not None:
             self._bar.update(stats.clips - self._bar.n)
             return

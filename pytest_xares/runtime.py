@@ -16,7 +16,7 @@ import torch
 from pytest_xares import checks
 from pytest_xares.cache import Cache, digest
 from pytest_xares.encoder import EncoderError, LoadedEncoder, build, fingerprint
-from pytest_xares.evaluate import evaluate
+from pytest_xares.engine import evaluate
 from pytest_xares.progress import Progress
 from pytest_xares.results import TaskResult
 from pytest_xares.settings import Settings

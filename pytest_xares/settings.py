@@ -68,6 +68,19 @@ class Settings:
     def active(self) -> bool:
         return self.encoder is not None
 
+    @classmethod
+    def with_defaults(cls, **values: Any) -> Settings:
+        """Settings for the Python API: ``values`` (those not None), then ``XARES_*``, then defaults."""
+        resolved: dict[str, Any] = {"encoder": values.pop("encoder", None)}
+        for option in OPTIONS[1:]:  # every option but the encoder
+            name = option.name.replace("-", "_")
+            value = values.get(name)
+            if value is None and os.environ.get(option.env):
+                value = option.parse(os.environ[option.env])
+            value = option.default() if value is None else value
+            resolved[name] = Path(value).expanduser().resolve() if option.parse is Path and value is not None else value
+        return cls(**resolved)
+
 
 settings_key = pytest.StashKey[Settings]()
 

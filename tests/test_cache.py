@@ -14,7 +14,7 @@ import torch
 from conftest import BANDS_ENCODER, encoder_file
 from pytest_xares.cache import digest
 from pytest_xares.encoder import EncoderSpec, build, fingerprint
-from pytest_xares.evaluate import task_fingerprint
+from pytest_xares.engine import task_fingerprint
 from pytest_xares.registry import load_tasks
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pytest_xares.encode import EmbeddingSet
-from pytest_xares.evaluate import folds_of
+from pytest_xares.engine import folds_of
 from pytest_xares.metrics import weighted_average
 from pytest_xares.registry import load_tasks
 from pytest_xares.report import averages_table, scores_table

@@ -1,4 +1,4 @@
-"""Evaluating one task with one method: data, embeddings (cached), probe (cached), score."""
+"""The engine: one task with one method, from data through cached embeddings to a (cached) score."""
 
 from __future__ import annotations
 
