@@ -20,7 +20,6 @@ from pytest_xares.data.records import content_id, record_checksums
 from pytest_xares.data.shards import MissingData, find_shards
 from pytest_xares.encode import EmbeddingSet, EncodeStats, clips, encode
 from pytest_xares.encoder import LoadedEncoder
-from pytest_xares.metrics import accuracy
 from pytest_xares.probes.knn import knn_predict
 from pytest_xares.probes.linear import linear_probe
 from pytest_xares.probes.train import TrainConfig
@@ -132,13 +131,25 @@ def folds_of(task: ClipTask, sets: dict[str, EmbeddingSet]) -> list[tuple[Featur
     return [(arrays[s.train], arrays[s.valid], arrays[s.test])]
 
 
-def score(task: ClipTask, method: str, train: Features, valid: Features, test: Features, seed: int) -> tuple[float, dict[str, Any]]:
+def predict_test(task: ClipTask, method: str, train: Features, valid: Features, test: Features, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The predicted class of every test sample, and what the training chose."""
     if method == "knn":
-        predicted = knn_predict(train[0], train[1], test[0], task.num_classes)
-        return accuracy(predicted, test[1]), {}
+        return knn_predict(train[0], train[1], test[0], task.num_classes), {}
     config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed)
-    value, log = linear_probe(train, valid, test, task.num_classes, config)
-    return value, {"best_epoch": log.best_epoch, "valid": round(log.best_valid, 6)}
+    predicted, log = linear_probe(train, valid, test[0], task.num_classes, config)
+    return predicted, {"best_epoch": log.best_epoch, "valid": round(log.best_valid, 6)}
+
+
+def bootstrap_interval(correct: list[np.ndarray], seed: int, resamples: int = 2000) -> tuple[float, float]:
+    """95 % bootstrap interval of the mean over folds of each fold's accuracy.
+
+    Resampling n test clips with replacement from a fold with k correct gives a correct count
+    distributed Binomial(n, k/n), so the bootstrap is drawn exactly without materialising resamples.
+    """
+    rng = np.random.default_rng(seed)
+    draws = np.mean([rng.binomial(len(c), c.mean(), size=resamples) / len(c) for c in correct], axis=0)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def evaluate(
@@ -165,14 +176,15 @@ def evaluate(
             encoded[pattern] = {"clips": stats.clips, "audio_s": round(stats.audio_seconds, 2), "forward_s": round(stats.forward_seconds, 3)}
 
     t0 = time.perf_counter()
-    fold_scores, details, samples = [], [], {"train": 0, "test": 0}
+    correct, details, samples = [], [], {"train": 0, "test": 0}
     for train, valid, test in folds_of(task, sets):
-        value, detail = score(task, method, train, valid, test, seed)
-        fold_scores.append(value)
+        predicted, detail = predict_test(task, method, train, valid, test, seed)
+        correct.append(np.asarray(predicted) == test[1])
         details.append(detail)
         samples["train"] += len(train[1])
         samples["test"] += len(test[1])
     probe_seconds = time.perf_counter() - t0
+    fold_scores = [float(c.mean()) for c in correct]
 
     result = TaskResult(
         task=task.name,
@@ -180,6 +192,7 @@ def evaluate(
         metric=task.metric,
         score=float(np.mean(fold_scores)),
         fold_scores=fold_scores,
+        interval=bootstrap_interval(correct, seed),
         samples=samples,
         seconds={
             "data": round(data_seconds, 3),

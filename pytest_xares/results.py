@@ -30,6 +30,7 @@ class TaskResult:
     metric: str
     score: float
     fold_scores: list[float]
+    interval: tuple[float, float] | list[float]  # 95 % bootstrap interval over the test clips
     samples: dict[str, int]  # train / test sample counts (summed over folds)
     seconds: dict[str, float]  # data, encode, probe, total
     bytes_stored: int

@@ -120,4 +120,4 @@ def _import_lazy_torch_modules() -> None:
 
     x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
     y = np.arange(8) % 2
-    linear_probe((x, y), (x, y), (x, y), 2, TrainConfig(1, 4, 1e-3, 0))
+    linear_probe((x, y), (x, y), x, 2, TrainConfig(1, 4, 1e-3, 0))

@@ -34,7 +34,7 @@ def test_train_valid_test_with_a_split_used_twice() -> None:
 
 
 def result(task: str, method: str, score: float) -> TaskResult:
-    return TaskResult(task, method, "accuracy", score, [score], {}, {"total": 1.0}, 0, "fp", "cpu", 42)
+    return TaskResult(task, method, "accuracy", score, [score], (score, score), {}, {"total": 1.0}, 0, "fp", "cpu", 42)
 
 
 def test_weighted_average() -> None:
@@ -62,3 +62,19 @@ def test_the_table_shows_the_reference_difference_for_mlp_only() -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:7] == ["esc50", "accuracy", "0.800", "0.500", "0.857", "-0.057", "0.618"]
     assert "kNN, public" in averages_table(Results([result("esc50", "knn", 0.5)], tasks))
+
+
+def test_bootstrap_interval_brackets_the_score_and_narrows_with_more_clips() -> None:
+    from pytest_xares.engine import bootstrap_interval
+
+    few = [np.array([1, 0, 1, 1] * 10, dtype=bool)]
+    many = [np.array([1, 0, 1, 1] * 1000, dtype=bool)]
+    low, high = bootstrap_interval(few, seed=0)
+    assert low < 0.75 < high and high - low > 0.15
+    low_many, high_many = bootstrap_interval(many, seed=0)
+    assert low_many < 0.75 < high_many and high_many - low_many < 0.05
+    assert bootstrap_interval(few, seed=0) == (low, high)
+    # k-fold: the interval of the mean over folds
+    folds = [np.ones(50, dtype=bool), np.zeros(50, dtype=bool)]
+    low, high = bootstrap_interval(folds, seed=1)
+    assert low == high == 0.5  # every resample of a constant fold is that constant

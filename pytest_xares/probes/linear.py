@@ -16,16 +16,17 @@ def linear_head(dim: int, outputs: int) -> torch.nn.Module:
 def linear_probe(
     train: tuple[np.ndarray, np.ndarray],
     valid: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
+    test_inputs: np.ndarray,
     num_classes: int,
     config: TrainConfig,
-) -> tuple[float, TrainLog]:
-    """Test accuracy of a linear classifier trained with cross-entropy on pooled embeddings."""
+) -> tuple[np.ndarray, TrainLog]:
+    """Predicted classes of the test inputs by a linear classifier trained with cross-entropy
+    on pooled embeddings, with the checkpoint of the best validation accuracy."""
     as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]).long())  # noqa: E731
-    train_t, valid_t, test_t = as_tensors(train), as_tensors(valid), as_tensors(test)
+    train_t, valid_t = as_tensors(train), as_tensors(valid)
     model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], num_classes))
     log = fit(model, torch.nn.functional.cross_entropy, _accuracy, train_t, valid_t, config)
-    return _accuracy(predict(model, test_t[0]), test_t[1]), log
+    return predict(model, torch.from_numpy(test_inputs).float()).argmax(dim=1).numpy(), log
 
 
 def _accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
