@@ -14,9 +14,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch loads on first use: the plugin stays cheap where it is inert
+    import torch
 
 
 class EncoderError(RuntimeError):
@@ -81,6 +82,8 @@ def load_class(spec: EncoderSpec) -> type:
 
 def build(spec: EncoderSpec) -> torch.nn.Module:
     """Import and construct the encoder (no arguments), reporting failures as ``EncoderError``."""
+    import torch  # noqa: F401  (encoder files expect it importable; loads it once, here)
+
     cls = load_class(spec)
     try:
         return cls()
@@ -133,6 +136,8 @@ def fingerprint(encoder: torch.nn.Module) -> str:
     The code is every source file that defines a class in the module tree (the user's and the
     libraries'), so editing the encoder or upgrading a library it runs on changes the digest.
     """
+    import torch  # noqa: F401
+
     h = hashlib.sha256()
     for attribute in ("sampling_rate", "output_dim", "hop_size_in_ms"):
         h.update(f"{attribute}={getattr(encoder, attribute, None)!r};".encode())
@@ -160,6 +165,8 @@ def _source(cls: type) -> bytes:
 
 
 def _hash_tensor(h: Any, name: str, tensor: Any) -> None:
+    import torch
+
     if not isinstance(tensor, torch.Tensor):
         h.update(f"{name}={tensor!r};".encode())
         return

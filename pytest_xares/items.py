@@ -1,34 +1,44 @@
-"""The suite as pytest nodes: ``xares::encoder::<check>`` and ``xares::<task>::<method>`` items."""
+"""The suite as pytest nodes: ``xares::encoder::<check>`` and ``xares::<task>::<method>`` items,
+or, when a run handles data only, one ``xares::<task>::download`` (or ``::verify``) item per task."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 
 from pytest_xares.cache import CacheError
+from pytest_xares.data.fetch import ensure_task_data, verify_task_data
 from pytest_xares.data.shards import DataError, MissingData
+from pytest_xares.data.zenodo import DownloadError, Zenodo
 from pytest_xares.encoder import EncoderError
-from pytest_xares.runtime import CHECK_NAMES
+from pytest_xares.progress import Progress
+from pytest_xares.results import BASELINE_PROPERTY, RESULT_PROPERTY
+from pytest_xares.runtime import CHECK_NAMES, data_source
+from pytest_xares.settings import settings_key
 from pytest_xares.task import ClipTask
 
 #: Errors whose message says all a user needs: reported without a traceback.
 USER_ERRORS = (DataError, EncoderError, CacheError)
-RESULT_PROPERTY = "xares"
 
 
 class XaresSuite(pytest.Collector):
-    """The root of the suite's nodes (``xares``), holding the encoder checks and one node per task."""
+    """The root of the suite's nodes (``xares``), holding the encoder checks and one node per task.
 
-    def __init__(self, tasks: list[ClipTask], **kwargs: Any) -> None:
+    ``data_mode`` (``"download"`` or ``"verify"``): no encoder, one data item per task instead."""
+
+    def __init__(self, tasks: list[ClipTask], data_mode: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tasks = tasks
+        self.data_mode = data_mode
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
-        yield EncoderChecks.from_parent(self, name="encoder")
+        if self.data_mode is None:
+            yield EncoderChecks.from_parent(self, name="encoder")
         for task in self.tasks:
-            yield TaskNode.from_parent(self, name=task.name, task=task)
+            yield TaskNode.from_parent(self, name=task.name, task=task, data_mode=self.data_mode)
 
 
 class EncoderChecks(pytest.Collector):
@@ -41,11 +51,18 @@ class EncoderChecks(pytest.Collector):
 
 
 class TaskNode(pytest.Collector):
-    def __init__(self, task: ClipTask, **kwargs: Any) -> None:
+    def __init__(self, task: ClipTask, data_mode: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.task = task
+        self.data_mode = data_mode
 
     def collect(self) -> Iterator[pytest.Item]:
+        if self.data_mode is not None:
+            item = DataItem.from_parent(self, name=self.data_mode, task=self.task)
+            item.add_marker("xares")
+            item.add_marker("xares_data")
+            yield item
+            return
         for method in self.task.methods:
             item = TaskItem.from_parent(self, name=method, task=self.task)
             item.add_marker("xares")
@@ -95,7 +112,66 @@ class TaskItem(XaresItem):
         except MissingData as missing:
             self._skip(str(missing))
         self.user_properties.append((RESULT_PROPERTY, result.to_dict()))
+        # Flat properties for junit-xml readers.
+        self.user_properties += [
+            ("xares_score", round(result.score, 6)),
+            ("xares_metric", result.metric),
+            ("xares_ci95", f"{result.interval[0]:.4f}..{result.interval[1]:.4f}"),
+            ("xares_seconds", result.seconds["total"]),
+        ]
+        self._gate(result.score)
+
+    def _gate(self, score: float) -> None:
+        from pytest_xares.plugin import baseline_key
+
+        settings = self.config.stash[settings_key]
+        baseline = self.config.stash.get(baseline_key, None)
+        if baseline is None or settings.update_baseline:
+            return
+        verdict = baseline.judge(self.task.name, self.name, score)
+        self.user_properties.append((BASELINE_PROPERTY, {"task": self.task.name, "method": self.name, "score": score, **asdict(verdict)}))
+        if verdict.status == "regressed":
+            pytest.fail(verdict.message(self.task.name, self.name, score), pytrace=False)
 
     def _skip(self, reason: str) -> None:
         self.user_properties.append((RESULT_PROPERTY, {"task": self.task.name, "method": self.name, "skipped": reason}))
         pytest.skip(reason)
+
+
+class DataItem(XaresItem):
+    """``xares::<task>::download`` fetches the task's record unless it is in place;
+    ``xares::<task>::verify`` checks its files against the record's checksums. No encoder."""
+
+    def __init__(self, task: ClipTask, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+
+    def runtest(self) -> None:
+        from pytest_xares.plugin import DATA_PROPERTY
+
+        data_dir = self.config.stash[settings_key].data_dir
+        progress, zenodo = self._data_source()
+        if self.name == "download" and self.task.source is not None:
+            pytest.skip(f"{self.task.formal_name} is synthesised on first use: nothing to download")
+        try:
+            if self.name == "download":
+                outcome = ensure_task_data(self.task, data_dir, zenodo)
+            else:
+                outcome = verify_task_data(self.task, data_dir, zenodo, progress)
+        except DownloadError:
+            raise  # the point of the run: a failure, not a skip
+        except MissingData as missing:
+            pytest.skip(str(missing))
+        finally:
+            progress.close()
+        self.user_properties.append((DATA_PROPERTY, outcome.to_dict()))
+
+    def _data_source(self) -> tuple[Progress, Zenodo | None]:
+        """This process's progress display and Zenodo client (``None`` offline), made once."""
+        if _data_source_key not in self.config.stash:
+            progress = Progress.for_pytest(self.config)
+            self.config.stash[_data_source_key] = (progress, data_source(self.config.stash[settings_key], progress))
+        return self.config.stash[_data_source_key]
+
+
+_data_source_key = pytest.StashKey[tuple]()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from pytest_xares.baseline import Baseline
 from pytest_xares.results import REFERENCE_ENCODER, Results, TaskResult, reference
 
 KNN_FOOTNOTE = (
@@ -76,3 +77,28 @@ def render(results: Results) -> str:
             grouped.setdefault(reason, []).append(item)
         parts += ["", "not run:"] + [f"  {', '.join(items)}: {reason}" for reason, items in grouped.items()]
     return "\n".join(parts)
+
+
+def markdown(results: Results, baseline: Baseline | None = None) -> str:
+    """Scores, intervals, baseline and differences, published references, then the averages."""
+    rows = []
+    for r in results.results:
+        verdict = baseline.judge(r.task, r.method, r.score) if baseline is not None else None
+        published = reference(r.task, r.method)
+        rows.append([
+            r.task,
+            r.method,
+            r.metric,
+            _fmt(r.score),
+            f"{r.interval[0]:.3f}–{r.interval[1]:.3f}",
+            _fmt(verdict.baseline if verdict else None),
+            _fmt(verdict.difference if verdict else None, signed=True) + _MARKS.get(verdict.status if verdict else "", ""),
+            _fmt(published) + ("†" if r.method == "knn" and published is not None else ""),
+        ])
+    headers = ["task", "method", "metric", "score", "95 % CI", "baseline", "Δ", f"{REFERENCE_ENCODER} (published)"]
+    title = f"### X-ARES scores: {results.encoder}\n\n" if results.encoder else ""
+    body = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    return f"{title}{body}\n\n{averages_table(results)}\n\n{KNN_FOOTNOTE}\n"
+
+
+_MARKS = {"regressed": " ❌", "improved": " ⬆", "missing": ""}

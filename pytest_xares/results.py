@@ -21,6 +21,9 @@ from pytest_xares.metrics import weighted_average
 from pytest_xares.task import PROTOCOL_VERSION, ClipTask
 
 REFERENCE_ENCODER = "dasheng"
+#: Names of the test-report properties that carry a result, and a baseline verdict, to the controller.
+RESULT_PROPERTY = "xares"
+BASELINE_PROPERTY = "xares_baseline"
 
 
 @dataclass
@@ -111,6 +114,29 @@ def provenance(encoder: str | None, seed: int) -> dict[str, Any]:
     }
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a report file through a temporary sibling, so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, "utf-8")
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the report needs of a task definition; results files carry it, so they merge alone."""
+
+    name: str
+    formal_name: str
+    metric: str
+    weight: float
+    private: bool
+
+    @classmethod
+    def of(cls, task: Any) -> TaskInfo:
+        return cls(task.name, task.formal_name, task.metric, task.weight, task.private)
+
+
 @dataclass
 class Results:
     """The scores of one run, the weighted averages over them, and what did not run.
@@ -125,7 +151,7 @@ class Results:
     """
 
     results: list[TaskResult]
-    tasks: dict[str, ClipTask]
+    tasks: dict[str, ClipTask | TaskInfo]
     skipped: dict[str, str] = field(default_factory=dict)
     encoder: str | None = None
     seed: int = 42
@@ -152,23 +178,56 @@ class Results:
             "results": [r.to_dict() for r in self.results],
             "averages": [asdict(a) for a in self.averages()],
             "skipped": self.skipped,
+            "tasks": {name: asdict(TaskInfo.of(task)) for name, task in self.tasks.items()},
         }
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Results:
+        """Read back what ``to_dict`` (or ``--xares-json``) wrote."""
+        tasks = {name: TaskInfo(**info) for name, info in document.get("tasks", {}).items()}
+        results = [TaskResult.from_dict(r) for r in document.get("results", [])]
+        return cls(results, tasks, document.get("skipped", {}), document.get("encoder"), document.get("seed", 42))
+
+    @classmethod
+    def merge(cls, documents: Iterable[dict[str, Any]]) -> Results:
+        """One run's worth of results from several files (per-task cluster jobs sharing a cache, say).
+
+        A task and method present in several files keeps its latest entry; a skip is dropped
+        where another file has the score.
+        """
+        tasks: dict[str, TaskInfo | ClipTask] = {}
+        results: dict[tuple[str, str], TaskResult] = {}
+        skipped: dict[str, str] = {}
+        encoders, seeds = set(), set()
+        for document in documents:
+            part = cls.from_dict(document)
+            tasks.update(part.tasks)
+            results.update({(r.task, r.method): r for r in part.results})
+            skipped.update(part.skipped)
+            encoders.add(part.encoder)
+            seeds.add(part.seed)
+        fingerprints = {r.encoder_fingerprint for r in results.values()}
+        if len(fingerprints) > 1:
+            raise ValueError(f"the results files hold scores of {len(fingerprints)} different encoders; they do not merge")
+        if len(seeds) > 1:
+            raise ValueError(f"the results files were made with different seeds ({sorted(seeds)}); they do not merge")
+        skipped = {item: why for item, why in skipped.items() if tuple(item.split("::")) not in results}
+        encoder = encoders.pop() if len(encoders) == 1 else ", ".join(sorted(str(e) for e in encoders))
+        return cls(list(results.values()), tasks, skipped, encoder, seeds.pop() if seeds else 42)
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The results with their provenance as JSON; also written (atomically) to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_text(text, "utf-8")
-            tmp.replace(target)
+            write_text_atomic(Path(path), text)
         return text
 
-    def to_markdown(self) -> str:
-        from pytest_xares.report import averages_table, scores_table
+    def to_markdown(self, baseline: Any = None) -> str:
+        """A Markdown report fit for a pull request: scores with their 95 % intervals, the
+        baseline and difference where one is given, the published reference, the averages."""
+        from pytest_xares.report import markdown
 
-        return f"{scores_table(self)}\n\n{averages_table(self)}\n"
+        return markdown(self, baseline)
 
     def __str__(self) -> str:
         from pytest_xares.report import render

@@ -61,7 +61,8 @@ TASK = ClipTask(
     label="label",
     classes=("a", "b", "c"),
     weight=10,
-    epochs=3,
+    epochs=100,  # 300 steps: the protocol's learning rate needs them on so few clips
+    batch_size=8,
     private={private},
 )
 '''
@@ -75,7 +76,7 @@ def tiny_task(tmp_path: Path) -> Path:
     (tasks / "tiny.py").write_text(TINY_TASK.format(private=False))
     folder = tmp_path / "xares-data" / "tiny"
     for seed, split in enumerate(("train", "valid", "test")):
-        write_tone_shard(folder / f"tiny_{split}_000000.tar", ["a", "b", "c"] * 6, seed=seed)
+        write_tone_shard(folder / f"tiny_{split}_000000.tar", ["a", "b", "c"] * 8, seed=seed)
     return tasks
 
 
@@ -121,3 +122,23 @@ def _import_lazy_torch_modules() -> None:
     x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
     y = np.arange(8) % 2
     linear_probe((x, y), (x, y), x, 2, TrainConfig(1, 4, 1e-3, 0))
+
+
+@pytest.fixture(autouse=True)
+def _offline_by_default(_isolated_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the internet: absent data is not fetched unless a test serves it (``zenodo``)."""
+    monkeypatch.setenv("XARES_OFFLINE", "1")
+
+
+@pytest.fixture
+def zenodo(_offline_by_default: None, monkeypatch: pytest.MonkeyPatch):  # -> Iterator[ZenodoServer]
+    """A fake Zenodo on 127.0.0.1, online and the run's server (``XARES_ZENODO_URL``); retries wait
+    milliseconds and give up after two seconds without progress."""
+    from pytest_xares.data import zenodo as downloader
+    from pytest_xares.data.zenodo_server import ZenodoServer
+
+    with ZenodoServer() as server:
+        monkeypatch.delenv("XARES_OFFLINE")
+        monkeypatch.setenv("XARES_ZENODO_URL", server.url)
+        monkeypatch.setattr(downloader, "BACKOFF", downloader.Backoff(first=0.01, longest=0.05, give_up=2.0))
+        yield server
