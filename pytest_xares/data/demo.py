@@ -51,37 +51,34 @@ SOURCE_COUNTS = (1, 2, 3, 4, 5)
 
 def synthesise_pitch(task: ClipTask, folder: Path) -> None:
     """Four folds of 1 s harmonic tones, 15 per class per fold, as 22.05 kHz FLAC."""
-    shards = {
-        f"wds-audio-fold-{k}-000000.tar": _draw(np.random.default_rng((1, k)), range(8), 15, _pitch_clip)
-        for k in range(1, 5)
-    }
+    folds = {f"wds-audio-fold-{k}-000000.tar": 15 for k in range(1, 5)}
+    shards = _shards(1, folds, range(len(PITCH_CENTRES)), _pitch_clip)
     _write_task(task, folder, shards, PITCH_FORMAT)
 
 
 def synthesise_texture(task: ClipTask, folder: Path) -> None:
-    """Train, valid and test shards of 1–2 s stereo noise textures as 44.1 kHz WAV."""
-    per_class = {"train": 36, "valid": 12, "test": 12}
-    shards = {
-        f"wds-audio-{split}-000000.tar": _draw(np.random.default_rng((2, number)), TEXTURES, count, _texture_clip)
-        for number, (split, count) in enumerate(per_class.items())
-    }
-    _write_task(task, folder, shards, TEXTURE_FORMAT)
+    """Train, valid and test shards of 0.4–0.8 s stereo noise textures as 44.1 kHz WAV."""
+    per_class = {"wds-audio-train-000000.tar": 24, "wds-audio-valid-000000.tar": 8, "wds-audio-test-000000.tar": 8}
+    _write_task(task, folder, _shards(2, per_class, TEXTURES, _texture_clip), TEXTURE_FORMAT)
 
 
 def synthesise_count(task: ClipTask, folder: Path) -> None:
-    """Train, valid and test shards of 0.6–3.5 s mixtures of 1 to 5 tones as 16 kHz WAV."""
-    per_class = {"train": 36, "valid": 12, "test": 12}
-    shards = {
-        f"demo_count_{split}_000000.tar": _draw(np.random.default_rng((3, number)), SOURCE_COUNTS, count, _count_clip)
-        for number, (split, count) in enumerate(per_class.items())
-    }
-    _write_task(task, folder, shards, COUNT_FORMAT)
+    """Train, valid and test shards of 0.6–3.5 s mixtures of 1 to 5 voices as 16 kHz WAV."""
+    per_class = {"demo_count_train_000000.tar": 48, "demo_count_valid_000000.tar": 12, "demo_count_test_000000.tar": 12}
+    _write_task(task, folder, _shards(3, per_class, SOURCE_COUNTS, _count_clip), COUNT_FORMAT)
 
 
-def _draw(rng: np.random.Generator, labels: Sequence[Any], per_class: int, synth: Synth) -> Samples:
-    """``per_class`` clips of every class, in a shuffled order."""
-    order = rng.permutation(np.repeat(np.arange(len(labels)), per_class))
-    return [(labels[int(index)], synth(rng, int(index))) for index in order]
+def _shards(seed: int, per_class: dict[str, int], labels: Sequence[Any], synth: Synth) -> dict[str, Samples]:
+    """Each named shard with ``per_class[name]`` clips of every class, shuffled, drawn by ``synth``.
+
+    Shard ``i`` has its own generator, seeded ``(seed, i)``.
+    """
+    shards = {}
+    for number, (name, count) in enumerate(per_class.items()):
+        rng = np.random.default_rng((seed, number))
+        order = rng.permutation(np.repeat(np.arange(len(labels)), count))
+        shards[name] = [(labels[int(index)], synth(rng, int(index))) for index in order]
+    return shards
 
 
 def _pitch_clip(rng: np.random.Generator, index: int) -> np.ndarray:
@@ -92,28 +89,26 @@ def _pitch_clip(rng: np.random.Generator, index: int) -> np.ndarray:
     """
     rate = PITCH_FORMAT.rate
     time = np.arange(rate) / rate
-    f0 = PITCH_CENTRES[index] * 2 ** (rng.normal(0.0, 1.0) / 12)
-    harmonics = np.arange(1, 9)[:, None]
-    amplitudes = rng.uniform(0.0, 1.0, (8, 1)) / harmonics
-    phases = rng.uniform(0.0, 2 * np.pi, (8, 1))
-    tone = (amplitudes * np.sin(2 * np.pi * f0 * harmonics * time + phases)).sum(axis=0)
-    return _peak(rng, _add_noise(rng, tone, snr_db=rng.uniform(0.0, 20.0)))
+    f0 = PITCH_CENTRES[index] * 2 ** (rng.normal(0.0, 1.2) / 12)
+    tone = _harmonic_tone(rng, f0 * time, rng.uniform(0.0, 1.0, 8) / np.arange(1, 9))
+    return _peak(rng, _add_noise(rng, tone, snr_db=rng.uniform(20.0, 40.0)))
 
 
 def _texture_clip(rng: np.random.Generator, index: int) -> np.ndarray:
     """Stereo noise of one texture mixed with a weaker one of another, both spectra jittered.
 
-    The label is the louder texture; the other is 1 to 12 dB below it, so at the near end the mix
+    The label is the louder texture; the other is 1 to 10 dB below it, so at the near end the mix
     is hard to call.
     """
     rate = TEXTURE_FORMAT.rate
-    samples = int(rng.uniform(1.0, 2.0) * rate)
-    frequencies = np.fft.rfftfreq(samples, 1 / rate)
+    samples = int(rng.uniform(0.4, 0.8) * rate)
+    length = 1 << (samples - 1).bit_length()  # a power of two: an FFT of prime length is slow
+    frequencies = np.fft.rfftfreq(length, 1 / rate)
     other = (index + rng.integers(1, len(TEXTURES))) % len(TEXTURES)
-    gain = 10 ** (-rng.uniform(1.0, 12.0) / 20)
+    gain = 10 ** (-rng.uniform(1.0, 10.0) / 20)
     power = _texture_power(rng, index, frequencies) + gain**2 * _texture_power(rng, other, frequencies)
-    spectrum = np.fft.rfft(rng.normal(size=(2, samples)), axis=1) * np.sqrt(power)
-    return _peak(rng, np.fft.irfft(spectrum, samples, axis=1).T)
+    spectrum = np.fft.rfft(rng.normal(size=(2, length)), axis=1) * np.sqrt(power)
+    return _peak(rng, np.fft.irfft(spectrum, length, axis=1)[:, :samples].T)
 
 
 def _texture_power(rng: np.random.Generator, index: int, frequencies: np.ndarray) -> np.ndarray:
@@ -130,23 +125,37 @@ def _texture_power(rng: np.random.Generator, index: int, frequencies: np.ndarray
 
 
 def _count_clip(rng: np.random.Generator, index: int) -> np.ndarray:
-    """``SOURCE_COUNTS[index]`` tones and chirps sounding together for the whole clip, in noise.
+    """``SOURCE_COUNTS[index]`` harmonic voices sounding together for the whole clip, in noise.
 
-    Sources of random level may share mel bands or sink below the noise, so high counts blur.
+    Voices and noise keep their levels (give or take a few decibels), so each added voice fills
+    more mel bands and lifts them further above the noise; but voices share bands and the step
+    from four to five is small, so the high counts are easily confused.
     """
     rate = COUNT_FORMAT.rate
     time = np.arange(int(rng.uniform(0.6, 3.5) * rate)) / rate
-    mix = sum(_source(rng, time) for _ in range(SOURCE_COUNTS[index]))
-    return _peak(rng, _add_noise(rng, mix, snr_db=rng.uniform(10.0, 30.0)))
+    voices = sum(_voice(rng, time) for _ in range(SOURCE_COUNTS[index]))
+    gain = 0.03 * 10 ** (rng.uniform(-3.0, 3.0) / 20)  # five voices and the noise peak below 0.7
+    return gain * (voices + rng.normal(0.0, 0.2, len(time)))
 
 
-def _source(rng: np.random.Generator, time: np.ndarray) -> np.ndarray:
-    """A sine at a random level whose frequency glides linearly, up to an octave, or stays put."""
-    start = 150.0 * 2 ** rng.uniform(0.0, 5.0)  # 150 Hz to 4.8 kHz
-    end = start * 2 ** (rng.uniform(-1.0, 1.0) if rng.random() < 0.5 else 0.0)
-    glide = (end - start) * time**2 / (2 * time[-1])
-    level = 10 ** (-rng.uniform(0.0, 15.0) / 20)
-    return level * np.sin(2 * np.pi * (start * time + glide) + rng.uniform(0.0, 2 * np.pi))
+def _voice(rng: np.random.Generator, time: np.ndarray) -> np.ndarray:
+    """Five harmonics of a fundamental (150–850 Hz) that may glide up to a fifth of an octave, ±2 dB."""
+    start = 150.0 * 2 ** rng.uniform(0.0, 2.5)
+    end = start * 2 ** (rng.uniform(-0.2, 0.2) if rng.random() < 0.5 else 0.0)
+    cycles = start * time + (end - start) * time**2 / (2 * time[-1])
+    level = 10 ** (rng.uniform(-2.0, 2.0) / 20)
+    return level * _harmonic_tone(rng, cycles, 1 / np.arange(1, 6))
+
+
+def _harmonic_tone(rng: np.random.Generator, cycles: np.ndarray, amplitudes: np.ndarray) -> np.ndarray:
+    """``Σₕ amplitudes[h-1]·sin(2π·h·cycles + φₕ)`` with random phases φₕ: a tone following ``cycles``.
+
+    The phase is reduced to one cycle in float64 first, so the fast float32 sine stays exact.
+    """
+    angle = (2 * np.pi * (cycles - np.floor(cycles))).astype(np.float32)
+    harmonics = np.arange(1, len(amplitudes) + 1, dtype=np.float32)[:, None]
+    phases = rng.uniform(0.0, 2 * np.pi, (len(amplitudes), 1)).astype(np.float32)
+    return amplitudes.astype(np.float32) @ np.sin(harmonics * angle + phases)
 
 
 def _add_noise(rng: np.random.Generator, signal: np.ndarray, snr_db: float) -> np.ndarray:
