@@ -131,7 +131,7 @@ def describe_error(error: BaseException) -> str:
 
 
 def fingerprint(encoder: torch.nn.Module) -> str:
-    """A digest of what determines the encoder's outputs: its code, attributes and weights.
+    """A digest of what determines the encoder's outputs: its code, settings and weights.
 
     The code is every source file that defines a class in the module tree (the user's and the
     libraries'), so editing the encoder or upgrading a library it runs on changes the digest.
@@ -141,12 +141,25 @@ def fingerprint(encoder: torch.nn.Module) -> str:
     h = hashlib.sha256()
     for attribute in ("sampling_rate", "output_dim", "hop_size_in_ms"):
         h.update(f"{attribute}={getattr(encoder, attribute, None)!r};".encode())
+    for name, module in encoder.named_modules():
+        h.update(f"{name}:{sorted(_settings(module).items())!r};".encode())
     classes = {type(m) for m in encoder.modules()} | {type(encoder)}
     for source in sorted({_source(cls) for cls in classes}):
         h.update(source)
     for name, tensor in encoder.state_dict().items():
         _hash_tensor(h, name, tensor)
     return h.hexdigest()
+
+
+def _settings(module: Any) -> dict[str, Any]:
+    """Plain public settings kept on a module instance (``normalize=True``, ``chunk_seconds=30``)."""
+    plain = (bool, int, float, str, type(None))
+    return {
+        key: value
+        for key, value in vars(module).items()
+        if not key.startswith("_") and key != "training"
+        and (isinstance(value, plain) or isinstance(value, tuple) and all(isinstance(v, plain) for v in value))
+    }
 
 
 def _source(cls: type) -> bytes:

@@ -40,6 +40,13 @@ def test_fingerprint_is_stable_across_processes_and_sees_weights(tmp_path: Path)
     assert fingerprint(encoder) != runs.pop().strip()
 
 
+def test_fingerprint_sees_instance_settings(tmp_path: Path) -> None:
+    encoder = build(EncoderSpec.parse(str(encoder_file(tmp_path, BANDS_ENCODER)), tmp_path))
+    before = fingerprint(encoder)
+    encoder.normalize = True
+    assert fingerprint(encoder) != before
+
+
 def test_fingerprint_sees_the_encoder_source(tmp_path: Path) -> None:
     first = fingerprint(build(EncoderSpec.parse(str(encoder_file(tmp_path, BANDS_ENCODER)), tmp_path)))
     edited = BANDS_ENCODER.replace("bands + 1e-6", "bands + 1e-7")
