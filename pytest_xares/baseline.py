@@ -4,7 +4,7 @@ The file holds, per task and method, the accepted score and optionally its own t
 
     {
       "format": 1,
-      "tolerance": 0.03,
+      "tolerance": 0.05,
       "scores": {
         "esc50": {"mlp": {"score": 0.857, "tolerance": 0.02}, "knn": {"score": 0.62}}
       }
@@ -24,10 +24,12 @@ from pytest_xares.results import write_text_atomic
 
 FORMAT = 1
 
-#: The default absolute tolerance. Retraining the linear probe of a demo task with other seeds
-#: moves its score by a standard deviation of about 0.01-0.02 (benchmarks/seed_noise.py), and a
-#: real task's larger test set moves less: 0.03 lets seed noise pass and catches real regressions.
-DEFAULT_TOLERANCE = 0.03
+#: The default absolute tolerance: about twice the largest seed noise measured. Retraining the
+#: probes of the demo suite with ten seeds moves a task's MLP score by a standard deviation of at
+#: most 0.023 (demo_count, 100 test crops; `python benchmarks/seed_noise.py`); kNN does not depend
+#: on the seed. Real tasks, with hundreds to thousands of test clips, move less: give their
+#: entries a tighter tolerance of their own where it matters.
+DEFAULT_TOLERANCE = 0.05
 
 #: An improvement larger than this many tolerances is flagged: refresh the baseline.
 IMPROVEMENT_FACTOR = 2.0
