@@ -16,8 +16,10 @@ import filelock
 import numpy as np
 
 from pytest_xares.cache import Cache, digest, load_arrays, save_arrays
+from pytest_xares.data.fetch import ensure_task_data
 from pytest_xares.data.records import content_id, record_checksums
 from pytest_xares.data.shards import MissingData, find_shards
+from pytest_xares.data.zenodo import Zenodo
 from pytest_xares.encode import EmbeddingSet, EncodeStats, clips, encode
 from pytest_xares.encoder import LoadedEncoder
 from pytest_xares.probes.knn import knn_predict
@@ -44,27 +46,21 @@ def task_fingerprint(task: ClipTask) -> str:
     return digest(described)
 
 
-def prepare_data(task: ClipTask, data_dir: Path) -> dict[str, list[Path]]:
-    """The shards of each split pattern; synthesises a demo task's data on first use.
+def prepare_data(task: ClipTask, data_dir: Path, zenodo: Zenodo | None = None) -> dict[str, list[Path]]:
+    """The shards of each split pattern: a demo task's are synthesised on first use, a real task's
+    are found in the data directory or fetched from its Zenodo record (``zenodo=None``: offline).
 
-    Raises ``MissingData`` with what to do when a real task's shards are absent.
+    Raises ``MissingData`` with what to do when the shards are absent and cannot be fetched.
     """
     folder = data_dir / task.data_folder
-    if task.source is not None and not folder.exists():
+    if task.source is None:
+        folder = Path(ensure_task_data(task, data_dir, zenodo).folder)
+    elif not folder.exists():
         _synthesise(task, folder)
     try:
         return {pattern: find_shards(folder, pattern) for pattern in task.splits.patterns()}
     except MissingData as missing:
-        raise MissingData(f"{task.formal_name}: {missing}. {_where_to_get(task, folder)}") from None
-
-
-def _where_to_get(task: ClipTask, folder: Path) -> str:
-    if task.private:
-        return f"{task.name} is a private task: place its shards in {folder} to run it"
-    return (
-        f"Download Zenodo record {task.record} (https://zenodo.org/records/{task.record}) into {folder}, "
-        f"or point --xares-data-dir at a directory that has it (an X-ARES env/ directory works)"
-    )
+        raise MissingData(f"{task.formal_name}: {missing}; the task's split patterns match none of the files there") from None
 
 
 def _synthesise(task: ClipTask, folder: Path) -> None:
@@ -154,11 +150,13 @@ def bootstrap_interval(correct: list[np.ndarray], seed: int, resamples: int = 20
 
 def evaluate(
     task: ClipTask, method: str, loaded: LoadedEncoder, cache: Cache, data_dir: Path, seed: int, batch_size: int,
-    progress: Progress = lambda pattern, stats: None,
+    progress: Progress = lambda pattern, stats: None, zenodo: Zenodo | None = None,
 ) -> TaskResult:
-    """The score of ``task`` with ``method``; reuses cached embeddings and scores when nothing changed."""
+    """The score of ``task`` with ``method``; reuses cached embeddings and scores when nothing changed.
+
+    Absent data is fetched from ``zenodo`` (``None``: offline)."""
     started = time.perf_counter()
-    shards = prepare_data(task, data_dir)
+    shards = prepare_data(task, data_dir, zenodo)
     data_seconds = time.perf_counter() - started
     keys = {p: embedding_key(loaded, task, p, s) for p, s in shards.items()}
     result_path = cache.path("results", task.name, digest(PROTOCOL_VERSION, keys, task_fingerprint(task), method, seed), ".json")

@@ -1,4 +1,4 @@
-"""Progress of long work (encoding), shown past pytest's output capture without drowning it.
+"""Progress of long work (downloads, encoding), shown past pytest's output capture without drowning it.
 
 On a terminal without xdist a tqdm bar updates in place; elsewhere (xdist workers, CI logs) a
 line is printed every ``interval`` seconds of the same work, prefixed with the worker's id.
@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pytest
 from tqdm import tqdm
 
 from pytest_xares.encode import EncodeStats
+
+if TYPE_CHECKING:
+    from pytest_xares.data.transfer import TransferStats
 
 
 class _Uncaptured:
@@ -64,24 +67,47 @@ class Progress:
 
     def __call__(self, what: str, stats: EncodeStats) -> None:
         """Report ``stats`` of the encoding of ``what``."""
+        if self._advance(what, stats.clips, desc=f"xares: encoding {what}", unit="clip"):
+            rate = stats.audio_seconds / max(stats.forward_seconds, 1e-9)
+            self._line(
+                f"xares: encoding {what}: {stats.clips} clips, {stats.audio_seconds:.0f} s of audio "
+                f"({rate:.0f}x real time in the encoder)"
+            )
+
+    def transfer(self, what: str, stats: TransferStats) -> None:
+        """Report bytes moved (a record's download, a folder's verification): amount, rate, time left."""
+        bar = {"desc": f"xares: {what}", "unit": "B", "unit_scale": True, "total": stats.total}
+        if self._advance(what, stats.done, **bar):
+            self._line(f"xares: {what}: {stats}")
+
+    def note(self, text: str) -> None:
+        """Say something at once (a retry, a wait for another process), above a live bar."""
+        if self._bar is not None:
+            self._bar.clear()
+        self._line(f"xares: {text}")
+        if self._bar is not None:
+            self._bar.refresh()
+
+    def _advance(self, what: str, count: int, **bar: Any) -> bool:
+        """Move the bar of ``what`` to ``count``; True when a periodic line is due instead."""
         if self._current != what:
             self.close()
             self._current = what
             self._last_line = time.monotonic()  # quiet for short work: the first line after `interval`
             if self.live:
-                self._bar = self.bar_class(desc=f"xares: encoding {what}", unit="clip", file=self.stream, leave=False)
+                self._bar = self.bar_class(file=self.stream, leave=False, **bar)
         if self._bar is not None:
-            self._bar.update(stats.clips - self._bar.n)
-            return
+            self._bar.update(count - self._bar.n)
+            return False
         now = time.monotonic()
-        if now - self._last_line >= self.interval:
-            self._last_line = now
-            prefix = f"[{self.worker}] " if self.worker else ""
-            rate = stats.audio_seconds / max(stats.forward_seconds, 1e-9)
-            self.stream.write(
-                f"{prefix}xares: encoding {what}: {stats.clips} clips, {stats.audio_seconds:.0f} s of audio "
-                f"({rate:.0f}x real time in the encoder)\n"
-            )
+        if now - self._last_line < self.interval:
+            return False
+        self._last_line = now
+        return True
+
+    def _line(self, text: str) -> None:
+        prefix = f"[{self.worker}] " if self.worker else ""
+        self.stream.write(f"{prefix}{text}\n")
 
     def close(self) -> None:
         if self._bar is not None:

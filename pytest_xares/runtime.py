@@ -15,6 +15,8 @@ import torch
 
 from pytest_xares import checks
 from pytest_xares.cache import Cache, digest
+from pytest_xares.data.transfer import Listener
+from pytest_xares.data.zenodo import Zenodo
 from pytest_xares.encoder import EncoderError, LoadedEncoder, build, fingerprint
 from pytest_xares.engine import evaluate
 from pytest_xares.progress import Progress
@@ -56,6 +58,11 @@ def share_cores() -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // count))
 
 
+def data_source(settings: Settings, listener: Listener) -> Zenodo | None:
+    """Where absent task data is fetched from: the Zenodo server or mirror, or nowhere when offline."""
+    return None if settings.offline else Zenodo(settings.zenodo_url, listener)
+
+
 class Runtime:
     """The encoder of this process and the engine's verbs on it, for the plugin and the Python API.
 
@@ -69,6 +76,7 @@ class Runtime:
         self.given = encoder
         self.cache = Cache(settings.cache_dir)
         self.progress = progress
+        self.zenodo = data_source(settings, progress)
         self._loaded: LoadedEncoder | None = None
         self._load_error: str | None = None
         self._checks: dict[str, CheckResult] = {}
@@ -136,7 +144,9 @@ class Runtime:
     def evaluate(self, task: ClipTask, method: str) -> TaskResult:
         s = self.settings
         try:
-            return evaluate(task, method, self.encoder(), self.cache, s.data_dir, s.seed, s.batch_size, self.progress)
+            return evaluate(
+                task, method, self.encoder(), self.cache, s.data_dir, s.seed, s.batch_size, self.progress, self.zenodo
+            )
         finally:
             self.progress.close()
 

@@ -1,4 +1,8 @@
-"""LibriSpeech-MF."""
+"""LibriSpeech-MF.
+
+Its record (14716252) is LibriSpeech-100h's too: both tasks keep it in ``librispeech/``, so it is
+stored and fetched once. An X-ARES ``env/librispeechmalefemale/`` folder is found as well.
+"""
 
 from pytest_xares.task import ClipTask, splits
 
@@ -6,6 +10,7 @@ TASK = ClipTask(
     name="librispeechmalefemale",
     formal_name="LibriSpeech-MF",
     record=14716252,
+    folder="librispeech",  # shared with the LibriSpeech-100h (ASR) task of the same record
     splits=splits("train-clean-100", "dev-clean", "test-clean"),
     label="gender",
     classes=2,
