@@ -55,7 +55,7 @@ def prepare_data(task: ClipTask, data_dir: Path, zenodo: Zenodo | None = None) -
     folder = data_dir / task.data_folder
     if task.source is None:
         folder = Path(ensure_task_data(task, data_dir, zenodo).folder)
-    elif not folder.exists():
+    elif _synthesis_stamp(folder) != synthesis_version(task):
         _synthesise(task, folder)
     try:
         return {pattern: find_shards(folder, pattern) for pattern in task.splits.patterns()}
@@ -63,19 +63,47 @@ def prepare_data(task: ClipTask, data_dir: Path, zenodo: Zenodo | None = None) -
         raise MissingData(f"{task.formal_name}: {missing}; the task's split patterns match none of the files there") from None
 
 
+SYNTHESIS_STAMP = ".synthesis"
+
+
+def synthesis_version(task: ClipTask) -> str:
+    """What synthesised data depends on: the task definition and the synthesiser's whole module."""
+    module = inspect.getmodule(task.source)
+    source = inspect.getsource(module) if module is not None else repr(task.source)
+    return digest(task_fingerprint(task), source)
+
+
+def _synthesis_stamp(folder: Path) -> str | None:
+    try:
+        return (folder / SYNTHESIS_STAMP).read_text("utf-8")
+    except OSError:
+        return None
+
+
 def _synthesise(task: ClipTask, folder: Path) -> None:
-    """Write the shards into a fresh folder beside the target and rename it into place."""
+    """Write the shards into a fresh folder beside the target and swap it into place.
+
+    Data synthesised by another version of the task or synthesiser is replaced, so an upgrade
+    never evaluates stale demo data; a reader of the old folder sees it whole until the swap.
+    """
     folder.parent.mkdir(parents=True, exist_ok=True)
+    version = synthesis_version(task)
     with filelock.FileLock(str(folder.parent / f".{folder.name}.lock")):
-        if folder.exists():
-            return
+        if _synthesis_stamp(folder) == version:
+            return  # another process made it while we waited
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+        retired = folder.with_name(f".{folder.name}.old")
         try:
             assert task.source is not None
             task.source(task, staging)
+            (staging / SYNTHESIS_STAMP).write_text(version, "utf-8")
+            shutil.rmtree(retired, ignore_errors=True)
+            if folder.exists():
+                folder.rename(retired)
             staging.rename(folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(retired, ignore_errors=True)
 
 
 def embedding_key(loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: list[Path]) -> str:

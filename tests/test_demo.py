@@ -93,3 +93,20 @@ def test_demo_synthesis_is_deterministic(tmp_path: Path) -> None:
         prepare_data(task, tmp_path / "b")
         first, second = record_checksums(tmp_path / "a" / task.name), record_checksums(tmp_path / "b" / task.name)
         assert first and first == second
+
+
+def test_demo_data_of_another_synthesiser_version_is_replaced(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pytest_xares.engine import prepare_data
+    from pytest_xares.registry import load_tasks
+
+    task = next(t for t in load_tasks("demo") if t.name == "demo_texture")
+    first = prepare_data(task, tmp_path)
+    shard = first[task.splits.train][0]
+    stamp = shard.stat().st_mtime_ns
+    assert prepare_data(task, tmp_path) == first and shard.stat().st_mtime_ns == stamp  # reused as it is
+    changed = replace(task, epochs=task.epochs + 1)  # another definition: another version of its data
+    prepare_data(changed, tmp_path)
+    assert shard.exists() and shard.stat().st_mtime_ns != stamp
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".demo_texture.") and not p.name.endswith(".lock")]
