@@ -119,10 +119,14 @@ def _mkdir(folder: Path) -> None:
 
 
 def _cache_error(error: OSError, path: Path) -> CacheError:
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        advice = "free some space or point --xares-cache-dir at a larger disk"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        advice = "make it writable or point --xares-cache-dir elsewhere"
-    else:
-        advice = "check the cache directory (--xares-cache-dir)"
+    advice = disk_advice(error, "--xares-cache-dir")
     return CacheError(f"cannot write the cache entry {path}: {error.strerror or error}; {advice}")
+
+
+def disk_advice(error: OSError, option: str) -> str:
+    """What to do about a failed write under the directory that ``option`` sets."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"free some space or point {option} at a larger disk"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"make it writable or point {option} elsewhere"
+    return f"check the directory that {option} names"

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import filelock
 
 from pytest_xares import __version__
+from pytest_xares.cache import disk_advice
 from pytest_xares.data.records import RECORD_FILE, XARES_READY, Record, RecordError, RecordFile, hash_file, read_record, write_record
 from pytest_xares.data.shards import MissingData
 from pytest_xares.data.transfer import Listener, Quiet, TransferMeter, duration, human_bytes
@@ -408,10 +409,5 @@ def _disk(action: Callable[[], T], path: Path) -> T:
     try:
         return action()
     except OSError as error:
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
-            advice = "free some space or point --xares-data-dir at a larger disk"
-        elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            advice = "make it writable or point --xares-data-dir elsewhere"
-        else:
-            advice = "check the data directory (--xares-data-dir)"
+        advice = disk_advice(error, "--xares-data-dir")
         raise DownloadError(f"cannot write {path}: {error.strerror or error}; {advice}") from error
