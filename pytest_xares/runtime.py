@@ -6,6 +6,9 @@ without xdist; never an xdist controller, and never at collection.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import gc
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -63,6 +66,17 @@ def data_source(settings: Settings, listener: Listener) -> Zenodo | None:
     return None if settings.offline else Zenodo(settings.zenodo_url, listener)
 
 
+@functools.cache
+def exit_without_collecting() -> None:
+    """Let this process exit without the interpreter's final garbage collections.
+
+    Once torch is loaded they walk its 200 000 objects for up to a second at every exit, longer
+    than a warm run spends on its items. The memory goes back with the process either way;
+    ``gc.freeze`` in an exit handler only tells the collector to leave it alone.
+    """
+    atexit.register(gc.freeze)
+
+
 class Runtime:
     """The encoder of this process and the engine's verbs on it, for the plugin and the Python API.
 
@@ -94,6 +108,7 @@ class Runtime:
         return self._loaded
 
     def _build(self) -> LoadedEncoder:
+        exit_without_collecting()
         module = self.given if self.given is not None else build(self.settings.encoder)
         device = choose_device(self.settings.device)
         if not isinstance(module, torch.nn.Module):
