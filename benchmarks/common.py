@@ -83,16 +83,17 @@ class PeakMemory:
 
     def peak_mb(self) -> float:
         if self.resettable:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+            return self._status_mb("VmHWM:")
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     def current_mb(self) -> float:
-        for line in Path("/proc/self/status").read_text().splitlines() if self.resettable else []:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """Resident memory now (NaN where ``/proc`` does not say)."""
+        return self._status_mb("VmRSS:") if self.resettable else float("nan")
+
+    @staticmethod
+    def _status_mb(field: str) -> float:
+        line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(field))
+        return int(line.split()[1]) / 1024
 
 
 @dataclass

@@ -82,8 +82,8 @@ def decode_all(task: ClipTask, shards: dict[str, list[Path]], rate: int) -> list
 
 
 def pure_forward(encoder: torch.nn.Module, device: torch.device, audio: list[np.ndarray], batch_size: int) -> tuple[float, int]:
-    """Seconds spent in the encoder's forward over ``audio`` (already on ``device``) in batches of
-    equal length, and the number of output frames."""
+    """Seconds spent in the encoder's forward over ``audio`` in batches of equal length (each moved
+    to ``device`` before its call is timed), and the number of output frames."""
     by_length: dict[int, list[np.ndarray]] = {}
     for clip in audio:
         by_length.setdefault(len(clip), []).append(clip)
