@@ -27,7 +27,7 @@ from typing import Any, Literal, Union
 Method = Literal["mlp", "knn"]
 
 #: Bumped whenever a change to the engine changes a score; it is part of every cache key.
-PROTOCOL_VERSION = "1"
+PROTOCOL_VERSION = "2"
 
 
 class LabelError(ValueError):

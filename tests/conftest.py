@@ -112,9 +112,9 @@ class BandsEncoder(torch.nn.Module):
 def _import_lazy_torch_modules() -> None:
     """Train a probe once before any in-process pytester run.
 
-    pytester removes the modules a run imported when the run ends; torch registers operator
-    libraries on first import of some optimiser internals and refuses a second registration, so
-    those modules must be imported before the first run, where pytester leaves them alone.
+    pytester removes the modules a run imported when the run ends; some torch modules register
+    operator libraries on first import and refuse a second registration, so whatever a probe
+    imports is imported here, before the first run, where pytester leaves it alone.
     """
     from pytest_xares.probes.linear import linear_probe
     from pytest_xares.probes.train import TrainConfig
