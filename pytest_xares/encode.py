@@ -17,7 +17,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,7 +70,6 @@ class EncodeStats:
     audio_seconds: float = 0.0
     forward_seconds: float = 0.0
     batches: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def clips(task: ClipTask, shards: list[Path], sampling_rate: int, decoders: int | None = None) -> Iterator[Clip]:
