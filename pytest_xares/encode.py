@@ -57,6 +57,28 @@ class EmbeddingSet:
 
 
 @dataclass
+class FrameSet:
+    """Frame embeddings of one split, for frame-level and speech tasks: every sample's frames one
+    after another in ``frames`` (float16, memory-mapped when read from the cache), sample ``i``
+    at rows ``starts[i]`` to ``starts[i] + lengths[i]``."""
+
+    frames: np.ndarray  # [total frames, output_dim] float16
+    starts: np.ndarray  # [samples] int64
+    lengths: np.ndarray  # [samples] int64
+    keys: list[str]
+    metadata: list[Any]
+    hop_seconds: float  # the encoder's declared hop
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def sample(self, index: int) -> np.ndarray:
+        """The frames of one sample, ``[frames, output_dim]`` float16 (a view: no copy)."""
+        start = int(self.starts[index])
+        return self.frames[start : start + int(self.lengths[index])]
+
+
+@dataclass
 class Clip:
     index: int
     key: str

@@ -22,6 +22,7 @@ from pytest_xares.data.shards import MissingData, find_shards
 from pytest_xares.data.zenodo import Zenodo
 from pytest_xares.encode import EmbeddingSet, EncodeStats, clips, encode
 from pytest_xares.encoder import LoadedEncoder
+from pytest_xares.metrics import accuracy_outcome, bootstrap_interval
 from pytest_xares.probes.knn import knn_predict
 from pytest_xares.probes.linear import linear_probe
 from pytest_xares.probes.train import TrainConfig
@@ -164,18 +165,6 @@ def predict_test(task: ClipTask, method: str, train: Features, valid: Features, 
     return predicted, {"best_epoch": log.best_epoch, "valid": round(log.best_valid, 6)}
 
 
-def bootstrap_interval(correct: list[np.ndarray], seed: int, resamples: int = 2000) -> tuple[float, float]:
-    """95 % bootstrap interval of the mean over folds of each fold's accuracy.
-
-    Resampling n test clips with replacement from a fold with k correct gives a correct count
-    distributed Binomial(n, k/n), so the bootstrap is drawn exactly without materialising resamples.
-    """
-    rng = np.random.default_rng(seed)
-    draws = np.mean([rng.binomial(len(c), c.mean(), size=resamples) / len(c) for c in correct], axis=0)
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def evaluate(
     task: ClipTask, method: str, loaded: LoadedEncoder, cache: Cache, data_dir: Path, seed: int, batch_size: int,
     progress: Progress = lambda pattern, stats: None, zenodo: Zenodo | None = None,
@@ -202,15 +191,15 @@ def evaluate(
             encoded[pattern] = {"clips": stats.clips, "audio_s": round(stats.audio_seconds, 2), "forward_s": round(stats.forward_seconds, 3)}
 
     t0 = time.perf_counter()
-    correct, details, samples = [], [], {"train": 0, "test": 0}
+    outcomes, details, samples = [], [], {"train": 0, "test": 0}
     for train, valid, test in folds_of(task, sets):
         predicted, detail = predict_test(task, method, train, valid, test, seed)
-        correct.append(np.asarray(predicted) == test[1])
+        outcomes.append(accuracy_outcome(predicted, test[1]))
         details.append(detail)
         samples["train"] += len(train[1])
         samples["test"] += len(test[1])
     probe_seconds = time.perf_counter() - t0
-    fold_scores = [float(c.mean()) for c in correct]
+    fold_scores = [o.score for o in outcomes]
 
     result = TaskResult(
         task=task.name,
@@ -218,7 +207,7 @@ def evaluate(
         metric=task.metric,
         score=float(np.mean(fold_scores)),
         fold_scores=fold_scores,
-        interval=bootstrap_interval(correct, seed),
+        interval=bootstrap_interval(outcomes, seed),
         samples=samples,
         seconds={
             "data": round(data_seconds, 3),

@@ -30,6 +30,11 @@ Method = Literal["mlp", "knn"]
 PROTOCOL_VERSION = "2"
 
 
+class Unavailable(RuntimeError):
+    """Something a task needs besides its data (a language model, a tokenizer, an optional
+    package) cannot be had here; its items are skipped with this message, which says what to do."""
+
+
 class LabelError(ValueError):
     """A sample's label cannot be turned into a target (missing field, value outside the vocabulary)."""
 

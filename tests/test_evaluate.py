@@ -65,16 +65,17 @@ def test_the_table_shows_the_reference_difference_for_mlp_only() -> None:
 
 
 def test_bootstrap_interval_brackets_the_score_and_narrows_with_more_clips() -> None:
-    from pytest_xares.engine import bootstrap_interval
+    from pytest_xares.metrics import accuracy_outcome, bootstrap_interval
 
-    few = [np.array([1, 0, 1, 1] * 10, dtype=bool)]
-    many = [np.array([1, 0, 1, 1] * 1000, dtype=bool)]
+    right = lambda correct: accuracy_outcome(np.asarray(correct), np.ones(len(correct)))  # noqa: E731
+    few = [right([1, 0, 1, 1] * 10)]
+    many = [right([1, 0, 1, 1] * 1000)]
     low, high = bootstrap_interval(few, seed=0)
     assert low < 0.75 < high and high - low > 0.15
     low_many, high_many = bootstrap_interval(many, seed=0)
     assert low_many < 0.75 < high_many and high_many - low_many < 0.05
     assert bootstrap_interval(few, seed=0) == (low, high)
     # k-fold: the interval of the mean over folds
-    folds = [np.ones(50, dtype=bool), np.zeros(50, dtype=bool)]
+    folds = [right([1] * 50), right([0] * 50)]
     low, high = bootstrap_interval(folds, seed=1)
     assert low == high == 0.5  # every resample of a constant fold is that constant

@@ -8,7 +8,7 @@ import math
 import torch
 
 from pytest_xares.probes.linear import linear_head
-from pytest_xares.probes.train import TrainConfig, cosine_rates, fit, one_thread, seeded
+from pytest_xares.probes.train import TensorSamples, TrainConfig, cosine_rates, fit, one_thread, predict, seeded
 
 
 def reference_fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor],
@@ -44,7 +44,7 @@ def test_training_matches_torch_adam_with_cosine_annealing_bit_for_bit() -> None
     train, valid = (inputs[:200], targets[:200]), (inputs[200:], targets[200:])
 
     ours = seeded(5, lambda: linear_head(24, 4))
-    log = fit(ours, torch.nn.functional.cross_entropy, _accuracy, train, valid, config)
+    log = fit(ours, torch.nn.functional.cross_entropy, TensorSamples(*train), lambda m: _accuracy(predict(m, valid[0]), valid[1]), config)
     theirs = seeded(5, lambda: linear_head(24, 4))
     with one_thread():  # the same thread count, so the same floating-point reductions
         scores = reference_fit(theirs, train, valid, config)
@@ -65,5 +65,24 @@ def test_training_leaves_the_thread_count_alone() -> None:
     before = torch.get_num_threads()
     model = seeded(0, lambda: linear_head(4, 2))
     data = (torch.randn(8, 4), torch.arange(8) % 2)
-    fit(model, torch.nn.functional.cross_entropy, _accuracy, data, data, TrainConfig(2, 4, 1e-3, 0))
+    fit(model, torch.nn.functional.cross_entropy, TensorSamples(*data), lambda m: 0.0, TrainConfig(2, 4, 1e-3, 0))
     assert torch.get_num_threads() == before
+
+
+def test_frozen_parameters_stay_as_they_were_and_the_best_epoch_is_restored() -> None:
+    model = seeded(0, lambda: linear_head(4, 2))
+    model[0].requires_grad_(False)  # the LayerNorm stands in for a frozen language model
+    frozen = copy.deepcopy(model[0].state_dict())
+    data = TensorSamples(torch.randn(16, 4), torch.arange(16) % 2)
+    snapshots = []
+
+    def validate(m: torch.nn.Module) -> float:
+        snapshots.append(copy.deepcopy(m[1].state_dict()))
+        return [0.2, 0.9, 0.1][len(snapshots) - 1]
+
+    log = fit(model, torch.nn.functional.cross_entropy, data, validate, TrainConfig(3, 4, 1e-2, 0))
+    assert log.best_epoch == 1
+    for name, value in model[0].state_dict().items():
+        assert torch.equal(value, frozen[name]), name
+    for name, value in model[1].state_dict().items():
+        assert torch.equal(value, snapshots[1][name]), name

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from pytest_xares.metrics import accuracy
-from pytest_xares.probes.train import TrainConfig, TrainLog, fit, predict, seeded
+from pytest_xares.probes.train import TensorSamples, TrainConfig, TrainLog, fit, predict, seeded
 
 
 def linear_head(dim: int, outputs: int) -> torch.nn.Module:
@@ -25,7 +25,7 @@ def linear_probe(
     as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]).long())  # noqa: E731
     train_t, valid_t = as_tensors(train), as_tensors(valid)
     model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], num_classes))
-    log = fit(model, torch.nn.functional.cross_entropy, _accuracy, train_t, valid_t, config)
+    log = fit(model, torch.nn.functional.cross_entropy, TensorSamples(*train_t), lambda m: _accuracy(predict(m, valid_t[0]), valid_t[1]), config)
     return predict(model, torch.from_numpy(test_inputs).float()).argmax(dim=1).numpy(), log
 
 

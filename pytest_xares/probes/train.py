@@ -25,6 +25,7 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 
@@ -37,6 +38,36 @@ class TrainConfig:
     batch_size: int
     learning_rate: float
     seed: int
+    #: Small heads train fastest, and reproducibly, on one thread; a head that does real
+    #: arithmetic (the ASR adapter under a language model) uses the process's threads.
+    single_thread: bool = True
+
+
+class Samples(Protocol):
+    """Training data the loop draws batches from: in-memory tensors, memory-mapped frames, …"""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, indices: torch.Tensor) -> tuple[Any, Any]:
+        """``(model input, target)`` of the samples at ``indices``."""
+        ...
+
+    # Optional: ``batches(generator, batch_size) -> Iterable[torch.Tensor]`` gives an epoch's batches
+    # of indices, drawing any randomness from ``generator``; by default a shuffle cut into batches.
+
+
+@dataclass(frozen=True)
+class TensorSamples:
+    """Samples held as two tensors with one row per sample."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.inputs[indices], self.targets[indices]
 
 
 @dataclass(frozen=True)
@@ -54,8 +85,11 @@ def seeded(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
 
 
 @contextlib.contextmanager
-def one_thread() -> Iterator[None]:
+def one_thread(enabled: bool = True) -> Iterator[None]:
     """Run torch's operations on a single intra-op thread, restoring the process's count after."""
+    if not enabled:
+        yield
+        return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -107,32 +141,50 @@ def cosine_rates(learning_rate: float, epochs: int) -> list[float]:
 
 def fit(
     model: torch.nn.Module,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    metric: Metric,
-    train: tuple[torch.Tensor, torch.Tensor],
-    valid: tuple[torch.Tensor, torch.Tensor],
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    train: Samples,
+    validate: Callable[[torch.nn.Module], float],
     config: TrainConfig,
 ) -> TrainLog:
-    """Train ``model`` in place and leave it holding the weights of its best validation epoch."""
-    inputs, targets = train
-    params = list(model.parameters())
+    """Train ``model``'s trainable parameters in place and leave it holding the weights of its best
+    validation epoch. ``validate(model)`` scores the model (higher is better); the loop calls it in
+    eval mode after every epoch. Frozen parameters (a language model under an adapter) are neither
+    updated nor copied."""
+    params = [p for p in model.parameters() if p.requires_grad]
     optimizer = Adam(params)
     order = torch.Generator().manual_seed(config.seed)
-    best_state, best, best_epoch, scores = copy.deepcopy(model.state_dict()), -math.inf, -1, []
-    with one_thread():
+    best_state, best, best_epoch, scores = _trainable_state(model), -math.inf, -1, []
+    with one_thread(config.single_thread):
         for epoch, learning_rate in enumerate(cosine_rates(config.learning_rate, config.epochs)):
             model.train()
-            for batch in torch.randperm(len(inputs), generator=order).split(config.batch_size):
+            for indices in _batches(train, order, config.batch_size):
                 for param in params:
                     param.grad = None
-                loss_fn(model(inputs[batch]), targets[batch]).backward()
+                inputs, targets = train.batch(indices)
+                loss_fn(model(inputs), targets).backward()
                 optimizer.step(learning_rate)
-            score = metric(predict(model, valid[0]), valid[1])
+            model.eval()
+            score = validate(model)
             scores.append(score)
             if score > best:  # ties keep the earlier epoch
-                best, best_epoch, best_state = score, epoch, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
+                best, best_epoch, best_state = score, epoch, _trainable_state(model)
+    model.load_state_dict(best_state, strict=False)
+    model.eval()
     return TrainLog(best_epoch, best, tuple(scores))
+
+
+def _batches(train: Samples, order: torch.Generator, batch_size: int) -> Iterator[torch.Tensor]:
+    """An epoch's batches of sample indices: a shuffle cut into batches, unless the samples choose
+    their own (``train.batches(order, batch_size)``: length-sorted batches for speech, say)."""
+    own = getattr(train, "batches", None)
+    return iter(own(order, batch_size)) if own is not None else iter(torch.randperm(len(train), generator=order).split(batch_size))
+
+
+def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the trainable parameters and of every buffer (running statistics, say)."""
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    buffers = {name for name, _ in model.named_buffers()}
+    return {name: copy.deepcopy(value) for name, value in model.state_dict().items() if name in trainable or name in buffers}
 
 
 def predict(model: torch.nn.Module, inputs: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
