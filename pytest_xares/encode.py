@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import torch
@@ -42,7 +42,15 @@ class EmbeddingSet:
     metadata: list[Any]  # each sample's json
 
     def targets(self, task: ClipTask) -> np.ndarray:
-        return np.array([task.target(m) for m in self.metadata], dtype=np.int64)
+        return task.targets(self.metadata)
+
+    @classmethod
+    def concatenate(cls, sets: list[EmbeddingSet]) -> EmbeddingSet:
+        return cls(
+            np.concatenate([s.features for s in sets]),
+            [k for s in sets for k in s.keys],
+            [m for s in sets for m in s.metadata],
+        )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -76,6 +84,43 @@ class FrameSet:
         """The frames of one sample, ``[frames, output_dim]`` float16 (a view: no copy)."""
         start = int(self.starts[index])
         return self.frames[start : start + int(self.lengths[index])]
+
+
+class FrameWriter:
+    """Writes frame embeddings as they come, float16, to a file of raw rows; what is written is
+    never held in memory. ``frame_set`` reads the file back memory-mapped, in sample order."""
+
+    def __init__(self, handle: BinaryIO, hop_seconds: float) -> None:
+        self.handle = handle
+        self.hop_seconds = hop_seconds
+        self.rows = 0
+        self.dim: int | None = None
+        self.placed: dict[int, tuple[int, int]] = {}  # sample index → (first row, rows)
+
+    def write(self, index: int, frames: np.ndarray) -> None:
+        self.dim = frames.shape[1]
+        self.handle.write(np.ascontiguousarray(frames, dtype=np.float16).tobytes())
+        self.placed[index] = (self.rows, len(frames))
+        self.rows += len(frames)
+
+    def index(self, order: list[int]) -> dict[str, np.ndarray]:
+        """Where each sample's rows are, in sample order, for ``frame_set``."""
+        return {
+            "starts": np.array([self.placed[i][0] for i in order], dtype=np.int64),
+            "lengths": np.array([self.placed[i][1] for i in order], dtype=np.int64),
+            "shape": np.array([self.rows, self.dim or 0], dtype=np.int64),
+            "hop_seconds": np.array(self.hop_seconds),
+        }
+
+
+def frame_set(rows: Path, index: dict[str, np.ndarray], keys: list[str], metadata: list[Any]) -> FrameSet:
+    """The frames written by a ``FrameWriter`` to ``rows``, memory-mapped read-only."""
+    total, dim = (int(n) for n in index["shape"])
+    expected = total * dim * 2
+    if rows.stat().st_size != expected:
+        raise ValueError(f"{rows} holds {rows.stat().st_size} bytes, not the {expected} its index says")
+    frames = np.memmap(rows, dtype=np.float16, mode="r", shape=(total, dim)) if total else np.zeros((0, dim), np.float16)
+    return FrameSet(frames, index["starts"], index["lengths"], keys, metadata, float(index["hop_seconds"]))
 
 
 @dataclass
@@ -144,8 +189,10 @@ def encode(
     source: Iterable[Clip],
     batch_size: int,
     progress: Callable[[EncodeStats], None] = lambda stats: None,
+    frames: FrameWriter | None = None,
 ) -> tuple[EmbeddingSet, EncodeStats]:
-    """Mean-pooled embeddings of every clip from ``source``, in source order."""
+    """Mean-pooled embeddings of every clip from ``source``, in source order; every frame's
+    embedding goes to ``frames`` too, where given."""
     stats = EncodeStats()
     rows: dict[int, np.ndarray] = {}
     seen: dict[int, tuple[str, Any]] = {}  # index → (key, metadata)
@@ -156,11 +203,14 @@ def encode(
         nonlocal pending
         pending -= len(batch)
         started = time.perf_counter()
-        for clip, row in zip(batch, _forward(encoder, device, batch)):
+        pooled, output = _forward(encoder, device, batch, keep_frames=frames is not None)
+        for number, (clip, row) in enumerate(zip(batch, pooled)):
             # A copy, not a view: views would keep each batch's output alive, and those small
             # blocks, allocated among the forward pass's large temporary ones, pin the allocator's
             # heap (RSS grew by 10 KB per clip instead of the row's 0.3 KB).
             rows[clip.index] = row.copy()
+            if frames is not None:
+                frames.write(clip.index, output[number])
         stats.forward_seconds += time.perf_counter() - started
         stats.batches += 1
         stats.clips += len(batch)
@@ -187,7 +237,8 @@ def encode(
     return EmbeddingSet(features, [seen[i][0] for i in order], [seen[i][1] for i in order]), stats
 
 
-def _forward(encoder: torch.nn.Module, device: torch.device, batch: list[Clip]) -> np.ndarray:
+def _forward(encoder: torch.nn.Module, device: torch.device, batch: list[Clip], keep_frames: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The mean over frames of each clip's embeddings, and (``keep_frames``) the frames themselves."""
     audio = torch.from_numpy(np.stack([c.audio for c in batch]))
     try:
         with torch.inference_mode():
@@ -200,7 +251,9 @@ def _forward(encoder: torch.nn.Module, device: torch.device, batch: list[Clip]) 
             ) from None
         torch.cuda.empty_cache()
         half = len(batch) // 2
-        return np.concatenate([_forward(encoder, device, batch[:half]), _forward(encoder, device, batch[half:])])
+        parts = [_forward(encoder, device, batch[:half], keep_frames), _forward(encoder, device, batch[half:], keep_frames)]
+        frames = np.concatenate([p[1] for p in parts]) if keep_frames else None
+        return np.concatenate([p[0] for p in parts]), frames
     except Exception as error:
         raise EncoderError(f"the encoder raised on {batch[0].key} (batch of {len(batch)}): {describe_error(error)}") from None
     if not isinstance(output, torch.Tensor) or output.ndim != 3 or output.shape[0] != len(batch) or output.shape[1] < 1:
@@ -210,7 +263,7 @@ def _forward(encoder: torch.nn.Module, device: torch.device, batch: list[Clip]) 
     if not torch.isfinite(pooled).all():
         bad = [c.key for c, ok in zip(batch, torch.isfinite(pooled).all(dim=1).tolist()) if not ok]
         raise EncoderError(f"the encoder returned NaN or infinite values for {', '.join(bad[:3])}")
-    return pooled.cpu().numpy()
+    return pooled.cpu().numpy(), (output.to(torch.float16).cpu().numpy() if keep_frames else None)
 
 
 def prefetch(source: Iterable[T], size: int) -> Iterator[T]:

@@ -15,22 +15,20 @@ from typing import Any
 import filelock
 import numpy as np
 
-from pytest_xares.cache import Cache, digest, load_arrays, save_arrays
+from pytest_xares.cache import Cache, digest, load_arrays, save_arrays, write_atomic
 from pytest_xares.data.fetch import ensure_task_data
 from pytest_xares.data.records import content_id, record_checksums
 from pytest_xares.data.shards import MissingData, find_shards
 from pytest_xares.data.zenodo import Zenodo
-from pytest_xares.encode import EmbeddingSet, EncodeStats, clips, encode
+from pytest_xares.encode import EmbeddingSet, EncodeStats, FrameWriter, clips, encode, frame_set
 from pytest_xares.encoder import LoadedEncoder
-from pytest_xares.metrics import accuracy_outcome, bootstrap_interval
-from pytest_xares.probes.knn import knn_predict
-from pytest_xares.probes.linear import linear_probe
+from pytest_xares.heads import Fold, Split, run_head
+from pytest_xares.metrics import bootstrap_interval
 from pytest_xares.probes.train import TrainConfig
 from pytest_xares.results import TaskResult
 from pytest_xares.task import PROTOCOL_VERSION, ClipTask, KFold
 
 Progress = Callable[[str, EncodeStats], None]
-Features = tuple[np.ndarray, np.ndarray]
 
 
 def task_fingerprint(task: ClipTask) -> str:
@@ -109,7 +107,7 @@ def _synthesise(task: ClipTask, folder: Path) -> None:
 
 def embedding_key(loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: list[Path]) -> str:
     return digest(
-        "embeddings", PROTOCOL_VERSION, loaded.fingerprint, task.name, pattern, task.crop_seconds,
+        "embeddings", PROTOCOL_VERSION, loaded.fingerprint, task.name, pattern, task.crop_seconds, task.needs_frames,
         content_id(shards, record_checksums(shards[0].parent)),
     )
 
@@ -117,66 +115,78 @@ def embedding_key(loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: l
 def embeddings(
     cache: Cache, loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: list[Path], batch_size: int,
     progress: Progress,
-) -> tuple[EmbeddingSet, EncodeStats | None, Path]:
-    """Pooled embeddings of one split, from the cache or encoded now (once across processes)."""
-    path = cache.path("embeddings", task.name, embedding_key(loaded, task, pattern, shards), ".npz")
+) -> tuple[Split, EncodeStats | None, list[Path]]:
+    """The embeddings of one split, from the cache or encoded now (once across processes): pooled
+    (an ``EmbeddingSet``) or, for a task whose head needs them, every frame (a ``FrameSet``, whose
+    rows stay on disk, memory-mapped)."""
+    key = embedding_key(loaded, task, pattern, shards)
+    path = cache.path("embeddings", task.name, key, ".npz")
+    rows_path = path.with_suffix(".f16")  # frame tasks: the frames, float16, one row after another
     made: list[EncodeStats] = []
 
-    def create(target: Path) -> EmbeddingSet:
+    def create(target: Path) -> Split:
         source = clips(task, shards, loaded.module.sampling_rate)
-        result, stats = encode(loaded.module, loaded.device, source, batch_size, lambda s: progress(f"{task.name} {pattern}", s))
-        save_arrays(target, **result.to_arrays())
-        made.append(stats)
-        return result
+        report = lambda s: progress(f"{task.name} {pattern}", s)  # noqa: E731
+        if not task.needs_frames:
+            result, stats = encode(loaded.module, loaded.device, source, batch_size, report)
+            save_arrays(target, **result.to_arrays())
+            made.append(stats)
+            return result
+        hop = loaded.module.hop_size_in_ms / 1000
 
-    def load(target: Path) -> EmbeddingSet:
+        def write_rows(handle: Any) -> None:
+            writer = FrameWriter(handle, hop)
+            result, stats = encode(loaded.module, loaded.device, source, batch_size, report, frames=writer)
+            made.append(stats)
+            written.update(index=writer.index(order=list(range(len(result.keys)))), pooled=result)
+
+        written: dict[str, Any] = {}
+        write_atomic(rows_path, write_rows)
+        pooled: EmbeddingSet = written["pooled"]
+        save_arrays(target, **pooled.to_arrays(), **written["index"])
+        return frame_set(rows_path, written["index"], pooled.keys, pooled.metadata)
+
+    def load(target: Path) -> Split:
         try:
-            return EmbeddingSet.from_arrays(load_arrays(target))
+            arrays = load_arrays(target)
+            pooled = EmbeddingSet.from_arrays(arrays)
+            return frame_set(rows_path, arrays, pooled.keys, pooled.metadata) if task.needs_frames else pooled
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            # Not something this package wrote (renames are atomic): replace it.
+            # Not something this package wrote whole (renames are atomic): replace it.
             with cache.locked(target):
                 target.unlink(missing_ok=True)
                 return create(target)
 
     value, _ = cache.get_or_create(path, load, create)
-    return value, (made[0] if made else None), path
+    return value, (made[0] if made else None), [path, rows_path] if task.needs_frames else [path]
 
 
-def folds_of(task: ClipTask, sets: dict[str, EmbeddingSet]) -> list[tuple[Features, Features, Features]]:
+def folds_of(task: ClipTask, sets: dict[str, Split]) -> list[tuple[Split, Split, Split]]:
     """(train, valid, test) per fold: k-fold holds each fold out once as validation and test."""
-    arrays = {pattern: (s.features, s.targets(task)) for pattern, s in sets.items()}
     if isinstance(task.splits, KFold):
         result = []
         for held_out in task.splits.folds:
-            rest = [arrays[p] for p in task.splits.folds if p != held_out]
-            train = (np.concatenate([x for x, _ in rest]), np.concatenate([y for _, y in rest]))
-            result.append((train, arrays[held_out], arrays[held_out]))
+            rest = [sets[p] for p in task.splits.folds if p != held_out]
+            result.append((EmbeddingSet.concatenate(rest), sets[held_out], sets[held_out]))  # type: ignore[arg-type]
         return result
     s = task.splits
-    return [(arrays[s.train], arrays[s.valid], arrays[s.test])]
-
-
-def predict_test(task: ClipTask, method: str, train: Features, valid: Features, test: Features, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """The predicted class of every test sample, and what the training chose."""
-    if method == "knn":
-        return knn_predict(train[0], train[1], test[0], task.num_classes), {}
-    config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed)
-    predicted, log = linear_probe(train, valid, test[0], task.num_classes, config)
-    return predicted, {"best_epoch": log.best_epoch, "valid": round(log.best_valid, 6)}
+    return [(sets[s.train], sets[s.valid], sets[s.test])]
 
 
 def evaluate(
     task: ClipTask, method: str, loaded: LoadedEncoder, cache: Cache, data_dir: Path, seed: int, batch_size: int,
-    progress: Progress = lambda pattern, stats: None, zenodo: Zenodo | None = None,
+    progress: Progress = lambda pattern, stats: None, zenodo: Zenodo | None = None, lm: str | None = None,
 ) -> TaskResult:
     """The score of ``task`` with ``method``; reuses cached embeddings and scores when nothing changed.
 
-    Absent data is fetched from ``zenodo`` (``None``: offline)."""
+    Absent data is fetched from ``zenodo`` (``None``: offline); ``lm`` replaces an ASR task's
+    language model."""
     started = time.perf_counter()
     shards = prepare_data(task, data_dir, zenodo)
     data_seconds = time.perf_counter() - started
     keys = {p: embedding_key(loaded, task, p, s) for p, s in shards.items()}
-    result_path = cache.path("results", task.name, digest(PROTOCOL_VERSION, keys, task_fingerprint(task), method, seed), ".json")
+    head_options = {"lm": lm} if lm is not None and task.kind == "asr" else {}
+    result_path = cache.path("results", task.name, digest(PROTOCOL_VERSION, keys, task_fingerprint(task), method, seed, head_options), ".json")
     cached = cache.read_json(result_path)
     if cached is not None:
         return TaskResult.from_dict({**cached, "cached": True})
@@ -184,22 +194,24 @@ def evaluate(
     sets, encode_seconds, paths, encoded = {}, 0.0, [], {}
     for pattern, files in shards.items():
         t0 = time.perf_counter()
-        sets[pattern], stats, path = embeddings(cache, loaded, task, pattern, files, batch_size, progress)
+        sets[pattern], stats, stored = embeddings(cache, loaded, task, pattern, files, batch_size, progress)
         encode_seconds += time.perf_counter() - t0
-        paths.append(path)
+        paths += stored
         if stats is not None:  # encoded here, not read from the cache
             encoded[pattern] = {"clips": stats.clips, "audio_s": round(stats.audio_seconds, 2), "forward_s": round(stats.forward_seconds, 3)}
 
     t0 = time.perf_counter()
+    config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed)
     outcomes, details, samples = [], [], {"train": 0, "test": 0}
     for train, valid, test in folds_of(task, sets):
-        predicted, detail = predict_test(task, method, train, valid, test, seed)
-        outcomes.append(accuracy_outcome(predicted, test[1]))
+        outcome, detail = run_head(method, Fold(task, train, valid, test, config, loaded.device, lm))
+        outcomes.append(outcome)
         details.append(detail)
-        samples["train"] += len(train[1])
-        samples["test"] += len(test[1])
+        samples["train"] += len(train.keys)
+        samples["test"] += len(test.keys)
     probe_seconds = time.perf_counter() - t0
     fold_scores = [o.score for o in outcomes]
+    extra = {name: float(np.mean([o.extra[name] for o in outcomes])) for name in outcomes[0].extra}
 
     result = TaskResult(
         task=task.name,
@@ -219,6 +231,7 @@ def evaluate(
         encoder_fingerprint=loaded.fingerprint,
         device=str(loaded.device),
         seed=seed,
+        extra=extra,
         details={"encoded": encoded, **({"folds": details} if any(details) else {})},
     )
     cache.write_json(result_path, result.to_dict())

@@ -41,6 +41,8 @@ class TaskResult:
     device: str
     seed: int
     cached: bool = False
+    #: Figures reported beside the score (a regression's MSE, the WER of speech recognition).
+    extra: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -22,15 +22,15 @@ def test_k_fold_trains_on_the_other_folds_and_tests_on_the_held_out_one() -> Non
     result = folds_of(task, sets)
     assert len(result) == 3
     (train, valid, test) = result[1]
-    assert sorted(train[1].tolist()) == [0, 1, 3, 4]
-    assert valid[1].tolist() == test[1].tolist() == [2]
-    assert train[0].ravel().tolist() == train[1].tolist()  # features stay aligned with targets
+    assert sorted(train.targets(task).tolist()) == [0, 1, 3, 4]
+    assert valid.targets(task).tolist() == test.targets(task).tolist() == [2]
+    assert train.features.ravel().tolist() == train.targets(task).tolist()  # features stay aligned with targets
 
 
 def test_train_valid_test_with_a_split_used_twice() -> None:
     task = ClipTask("t", "T", splits("tr", "te", "te"), "y", 10, 1)
     (train, valid, test), = folds_of(task, {"tr*.tar": embedding_set([1, 2]), "te*.tar": embedding_set([3])})
-    assert train[1].tolist() == [1, 2] and valid[1].tolist() == test[1].tolist() == [3]
+    assert train.targets(task).tolist() == [1, 2] and valid.targets(task).tolist() == test.targets(task).tolist() == [3]
 
 
 def result(task: str, method: str, score: float) -> TaskResult:

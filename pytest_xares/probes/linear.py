@@ -1,6 +1,10 @@
-"""The linear probe (the "MLP" column of X-ARES): LayerNorm then one Linear layer."""
+"""The linear probe (the "MLP" column of X-ARES): LayerNorm then one Linear layer on pooled
+embeddings; the loss and the validation score depend on the task (cross-entropy and accuracy for
+single-label classes, binary cross-entropy and mAP for multi-label, MSE and Pearson for a score)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -8,9 +12,31 @@ import torch
 from pytest_xares.metrics import accuracy
 from pytest_xares.probes.train import TensorSamples, TrainConfig, TrainLog, fit, predict, seeded
 
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: A validation score from (outputs, targets) as numpy arrays; higher is better.
+Score = Callable[[np.ndarray, np.ndarray], float]
+
 
 def linear_head(dim: int, outputs: int) -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.LayerNorm(dim), torch.nn.Linear(dim, outputs))
+
+
+def train_linear(
+    train: tuple[np.ndarray, np.ndarray],
+    valid: tuple[np.ndarray, np.ndarray],
+    test_inputs: np.ndarray,
+    outputs: int,
+    loss: Loss,
+    score: Score,
+    config: TrainConfig,
+) -> tuple[np.ndarray, TrainLog]:
+    """The head's outputs (logits) on the test inputs, with the checkpoint of the best validation
+    score. Targets keep their dtype: class indices for cross-entropy, floats otherwise."""
+    as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]))  # noqa: E731
+    train_t, valid_t = as_tensors(train), as_tensors(valid)
+    model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], outputs))
+    log = fit(model, loss, TensorSamples(*train_t), lambda m: score(predict(m, valid_t[0]).numpy(), valid[1]), config)
+    return predict(model, torch.from_numpy(test_inputs).float()).numpy(), log
 
 
 def linear_probe(
@@ -20,14 +46,10 @@ def linear_probe(
     num_classes: int,
     config: TrainConfig,
 ) -> tuple[np.ndarray, TrainLog]:
-    """Predicted classes of the test inputs by a linear classifier trained with cross-entropy
-    on pooled embeddings, with the checkpoint of the best validation accuracy."""
-    as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]).long())  # noqa: E731
-    train_t, valid_t = as_tensors(train), as_tensors(valid)
-    model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], num_classes))
-    log = fit(model, torch.nn.functional.cross_entropy, TensorSamples(*train_t), lambda m: _accuracy(predict(m, valid_t[0]), valid_t[1]), config)
-    return predict(model, torch.from_numpy(test_inputs).float()).argmax(dim=1).numpy(), log
-
-
-def _accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    return accuracy(logits.argmax(dim=1).numpy(), targets.numpy())
+    """Predicted classes of the test inputs by a linear classifier trained with cross-entropy,
+    with the checkpoint of the best validation accuracy."""
+    logits, log = train_linear(
+        train, valid, test_inputs, num_classes, torch.nn.functional.cross_entropy,
+        lambda outputs, targets: accuracy(outputs.argmax(axis=1), targets), config,
+    )
+    return logits.argmax(axis=1), log

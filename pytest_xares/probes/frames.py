@@ -1,0 +1,83 @@
+"""The frame-level probe: LayerNorm + Linear applied to every frame, trained with binary
+cross-entropy against frame targets at the encoder's hop.
+
+Frame embeddings may be far larger than memory (tens of GB at full scale), so batches are read from
+the memory-mapped ``FrameSet`` as the loop asks for them, and targets are built per batch from each
+clip's event spans, which are parsed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+from pytest_xares.encode import FrameSet
+from pytest_xares.probes.linear import linear_head
+from pytest_xares.probes.train import TrainConfig, TrainLog, fit, one_thread, seeded
+from pytest_xares.task import frames_from_spans
+
+class FrameSamples:
+    """Clips as training samples: a batch is every frame of its clips, one after another."""
+
+    def __init__(self, split: FrameSet, spans: list[np.ndarray], classes: int) -> None:
+        self.split = split
+        self.spans = spans
+        self.classes = classes
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        chosen = indices.tolist()
+        inputs = np.concatenate([self.split.sample(i) for i in chosen]).astype(np.float32)
+        targets = np.concatenate([self.targets(i) for i in chosen])
+        return torch.from_numpy(inputs), torch.from_numpy(targets)
+
+    def targets(self, index: int) -> np.ndarray:
+        return frames_from_spans(self.spans[index], int(self.split.lengths[index]), self.classes)
+
+
+def frame_probabilities(model: torch.nn.Module, split: FrameSet, rows: int = 65536) -> Iterator[np.ndarray]:
+    """Each clip's ``[frames, classes]`` sigmoid outputs, in split order; clips are run together
+    up to ``rows`` frames at a time."""
+    model.eval()
+    group: list[int] = []
+
+    def run(indices: list[int]) -> list[np.ndarray]:
+        inputs = torch.from_numpy(np.concatenate([split.sample(i) for i in indices]).astype(np.float32))
+        with torch.inference_mode(), one_thread():
+            probabilities = torch.sigmoid(model(inputs)).numpy()
+        return np.split(probabilities, np.cumsum([int(split.lengths[i]) for i in indices])[:-1])
+
+    size = 0
+    for index in range(len(split)):
+        group.append(index)
+        size += int(split.lengths[index])
+        if size >= rows:
+            yield from run(group)
+            group, size = [], 0
+    if group:
+        yield from run(group)
+
+
+def frame_probe(
+    train: FrameSamples,
+    valid: FrameSamples,
+    test: FrameSet,
+    score: Callable[[list[np.ndarray], FrameSamples], float],
+    config: TrainConfig,
+    pos_weight: float | None = None,
+) -> tuple[list[np.ndarray], TrainLog]:
+    """Per-frame probabilities of the test clips from a per-frame linear head, with the
+    checkpoint that ``score(valid probabilities, valid)`` (higher is better) liked best."""
+    dim = train.split.frames.shape[1]
+    model = seeded(config.seed, lambda: linear_head(dim, train.classes))
+    weight = None if pos_weight is None else torch.full((train.classes,), float(pos_weight))
+
+    def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight)
+
+    log = fit(model, loss, train, lambda m: score(list(frame_probabilities(m, valid.split)), valid), config)
+    return list(frame_probabilities(model, test)), log
