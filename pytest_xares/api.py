@@ -25,7 +25,7 @@ from pytest_xares.registry import SUITE_PACKAGES, load_tasks
 from pytest_xares.results import Results, TaskResult
 from pytest_xares.runtime import CHECK_NAMES, CheckResult, Runtime
 from pytest_xares.settings import Settings
-from pytest_xares.task import ClipTask
+from pytest_xares.task import ClipTask, Unavailable
 
 EncoderLike = torch.nn.Module | type | str
 
@@ -116,6 +116,7 @@ def evaluate(
     seed: int | None = None,
     device: str | None = None,
     batch_size: int | None = None,
+    asr_lm: str | None = None,
     progress: bool = True,
 ) -> Results:
     """Evaluate ``encoder`` on ``tasks`` (names or definitions; default: all of ``suite``).
@@ -127,7 +128,8 @@ def evaluate(
     """
     chosen = resolve_tasks(tasks, suite)
     runtime, name = _runtime(
-        encoder, progress, data_dir=data_dir, cache_dir=cache_dir, seed=seed, device=device, batch_size=batch_size
+        encoder, progress, data_dir=data_dir, cache_dir=cache_dir, seed=seed, device=device, batch_size=batch_size,
+        asr_lm=asr_lm,
     )
     reason = runtime.gate()
     if reason is not None:
@@ -138,6 +140,6 @@ def evaluate(
         for method in (m for m in task.methods if m in methods):
             try:
                 collected.append(runtime.evaluate(task, method))
-            except MissingData as missing:
+            except (MissingData, Unavailable) as missing:
                 skipped[f"{task.name}::{method}"] = str(missing)
     return Results(collected, {t.name: t for t in chosen}, skipped, name, runtime.settings.seed)

@@ -18,7 +18,7 @@ from pytest_xares.progress import Progress
 from pytest_xares.results import BASELINE_PROPERTY, RESULT_PROPERTY
 from pytest_xares.runtime import CHECK_NAMES, data_source
 from pytest_xares.settings import settings_key
-from pytest_xares.task import ClipTask
+from pytest_xares.task import ClipTask, Unavailable
 
 #: Errors whose message says all a user needs: reported without a traceback.
 USER_ERRORS = (DataError, EncoderError, CacheError)
@@ -109,7 +109,7 @@ class TaskItem(XaresItem):
             self._skip(reason)
         try:
             result = runtime.evaluate(self.task, self.name)
-        except MissingData as missing:
+        except (MissingData, Unavailable) as missing:
             self._skip(str(missing))
         self.user_properties.append((RESULT_PROPERTY, result.to_dict()))
         # Flat properties for junit-xml readers.
@@ -118,7 +118,7 @@ class TaskItem(XaresItem):
             ("xares_metric", result.metric),
             ("xares_ci95", f"{result.interval[0]:.4f}..{result.interval[1]:.4f}"),
             ("xares_seconds", result.seconds["total"]),
-        ]
+        ] + [(f"xares_{name}", round(value, 6)) for name, value in result.extra.items()]
         self._gate(result.score)
 
     def _gate(self, score: float) -> None:

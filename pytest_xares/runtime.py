@@ -160,7 +160,8 @@ class Runtime:
         s = self.settings
         try:
             return evaluate(
-                task, method, self.encoder(), self.cache, s.data_dir, s.seed, s.batch_size, self.progress, self.zenodo
+                task, method, self.encoder(), self.cache, s.data_dir, s.seed, s.batch_size, self.progress, self.zenodo,
+                lm=s.asr_lm,
             )
         finally:
             self.progress.close()

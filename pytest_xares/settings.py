@@ -77,6 +77,8 @@ OPTIONS = (
            lambda: False, parse_flag, flag=True),
     Option("verify-data", "check the selected tasks' files against their records' md5 checksums (no encoder needed)",
            lambda: False, parse_flag, flag=True),
+    Option("asr-lm", "the frozen language model of the speech recognition task: a Hugging Face name or a local "
+           "folder (default: the task's own, Qwen/Qwen2.5-0.5B)", metavar="NAME_OR_DIR"),
 )
 
 
@@ -100,6 +102,7 @@ class Settings:
     offline: bool = False
     download_only: bool = False
     verify_data: bool = False
+    asr_lm: str | None = None
 
     @property
     def active(self) -> bool:
