@@ -137,7 +137,11 @@ def evaluate(
     collected: list[TaskResult] = []
     skipped: dict[str, str] = {}
     for task in chosen:
+        task_reason = runtime.gate(task)  # frame-level and speech tasks also need a correct hop
         for method in (m for m in task.methods if m in methods):
+            if task_reason is not None:
+                skipped[f"{task.name}::{method}"] = task_reason
+                continue
             try:
                 collected.append(runtime.evaluate(task, method))
             except (MissingData, Unavailable) as missing:

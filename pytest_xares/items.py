@@ -104,7 +104,7 @@ class TaskItem(XaresItem):
 
     def runtest(self) -> None:
         runtime = self.runtime()
-        reason = runtime.gate()
+        reason = runtime.gate(self.task)
         if reason is not None:
             self._skip(reason)
         try:

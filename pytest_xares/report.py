@@ -26,6 +26,12 @@ def _seconds(results: list[TaskResult]) -> str:
     return f"{total:.1f} s" if total < 120 else f"{total / 60:.1f} min"
 
 
+def _metric(metric: str, result: TaskResult | None) -> str:
+    """The metric's name, with the figures reported beside the score: "pearson (mse 1.234)"."""
+    extra = result.extra if result is not None else {}
+    return metric + (f" ({', '.join(f'{k} {v:.3f}' for k, v in extra.items())})" if extra else "")
+
+
 def scores_table(results: Results) -> str:
     tasks = results.tasks
     by_task: dict[str, dict[str, TaskResult]] = {}
@@ -38,7 +44,7 @@ def scores_table(results: Results) -> str:
         ref_mlp, ref_knn = reference(name, "mlp"), reference(name, "knn")
         rows.append([
             name + (" (private)" if tasks[name].private else ""),
-            tasks[name].metric,
+            _metric(tasks[name].metric, mlp or knn),
             _fmt(mlp and mlp.score),
             _fmt(knn and knn.score),
             _fmt(ref_mlp),
@@ -69,6 +75,9 @@ def render(results: Results) -> str:
     parts = []
     if results.results:
         parts += [scores_table(results), "", averages_table(results), KNN_FOOTNOTE]
+        apart = sorted({r.task for r in results.results if not results.tasks[r.task].averaged})
+        if apart:
+            parts.append(f"not in the weighted averages (no X-ARES weight): {', '.join(apart)}")
         stored = {r.task: r.bytes_stored for r in results.results}  # a task's methods share its embeddings
         parts.append(f"embeddings cached for these tasks: {sum(stored.values()) / 1e6:.1f} MB")
     if results.skipped:
@@ -88,7 +97,7 @@ def markdown(results: Results, baseline: Baseline | None = None) -> str:
         rows.append([
             r.task,
             r.method,
-            r.metric,
+            _metric(r.metric, r),
             _fmt(r.score),
             f"{r.interval[0]:.3f}–{r.interval[1]:.3f}",
             _fmt(verdict.baseline if verdict else None),

@@ -84,7 +84,8 @@ def averages(results: Iterable[TaskResult], tasks: dict[str, ClipTask]) -> list[
     for method in ("mlp", "knn"):
         for scope in ("public", "all"):
             chosen = [
-                r for r in results if r.method == method and (scope == "all" or not tasks[r.task].private)
+                r for r in results
+                if r.method == method and tasks[r.task].averaged and (scope == "all" or not tasks[r.task].private)
             ]
             if not chosen:
                 continue
@@ -133,10 +134,11 @@ class TaskInfo:
     metric: str
     weight: float
     private: bool
+    averaged: bool = True
 
     @classmethod
     def of(cls, task: Any) -> TaskInfo:
-        return cls(task.name, task.formal_name, task.metric, task.weight, task.private)
+        return cls(task.name, task.formal_name, task.metric, task.weight, task.private, task.averaged)
 
 
 @dataclass

@@ -166,10 +166,14 @@ class Runtime:
         finally:
             self.progress.close()
 
-    def gate(self) -> str | None:
-        """Why task items cannot run (a gating check did not pass), or ``None``."""
+    def gate(self, task: ClipTask | None = None) -> str | None:
+        """Why task items (of ``task``) cannot run (a gating check did not pass), or ``None``.
+
+        A frame-level or speech task also needs a correct hop: its targets are placed on the
+        frames by ``hop_size_in_ms``. Mean pooling does not care, so clip tasks run without it."""
         for name in CHECK_NAMES:
-            if name == LOAD_CHECK or checks.CHECKS[name].gating:
+            gating = checks.CHECKS[name].gating if name != LOAD_CHECK else True
+            if gating or (name == "hop_size" and task is not None and task.needs_frames):
                 result = self.check(name)
                 if result.outcome != "passed":
                     return f"encoder check {name!r} did not pass: {result.message}"

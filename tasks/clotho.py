@@ -1,0 +1,21 @@
+"""Clotho: audio–text retrieval with five captions per clip (recall@1, both directions averaged).
+
+The test split is the record's ``clotho_validation`` shards, the validation split its
+``clotho_evaluation`` ones, as in X-ARES. Captions are tokenised with bert-base-uncased's WordPiece
+vocabulary (see ``pytest_xares.text.bert_uncased`` for where it is found).
+"""
+
+from pytest_xares.task import RetrievalTask, splits
+from pytest_xares.text import bert_uncased
+
+TASK = RetrievalTask(
+    name="clotho",
+    formal_name="Clotho",
+    record=14856454,
+    splits=splits("clotho_development", "clotho_evaluation", "clotho_validation"),
+    tokenizer=bert_uncased,
+    weight=1045,
+    epochs=20,
+    batch_size=128,
+    crop_seconds=30,
+)
