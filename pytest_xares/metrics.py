@@ -88,43 +88,64 @@ def _unit_weights(weights: np.ndarray | None, units: int) -> np.ndarray:
 # --- multi-label mean average precision ---------------------------------------------------------
 
 
-def _ranking(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per class, the clips by descending score (``order``, [n, C]) and, for each rank, the last
-    rank holding the same score (``group_end``, [n, C]).
+@dataclass(frozen=True)
+class _Ranking:
+    """What average precision needs of one set of scores and targets, all of it independent of the
+    weights, so that a bootstrap ranks once and then only re-sums weights.
 
-    Average precision reads precision only where the threshold stops, after a whole group of tied
-    scores, so every rank in a tie group shares the precision at the group's end. The ranking does
-    not depend on the weights, so a bootstrap computes it once.
+    Classes run along rows: ``order`` [C, n] holds each class's clips by descending score. The
+    positives are listed class by class in rank order, with ``clip`` and ``label`` their clip and
+    class, ``end`` the index into the flattened ranking of the last rank tied with them, ``first``
+    the first positive of their class and ``last`` the last positive ranked at or before ``end``.
     """
-    order = np.argsort(-scores, axis=0, kind="stable")
-    ranked = np.take_along_axis(scores, order, axis=0)
-    n = len(scores)
-    is_end = np.ones(ranked.shape, dtype=bool)
-    is_end[:-1] = ranked[:-1] != ranked[1:]
-    ends = np.where(is_end, np.arange(n)[:, None], n)
-    # the nearest group end at or below each rank: a running minimum taken from the bottom up
-    group_end = np.minimum.accumulate(ends[::-1], axis=0)[::-1]
-    return order, group_end
 
+    order: np.ndarray
+    clip: np.ndarray
+    label: np.ndarray
+    end: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
 
-def _ranked_average_precision(ranked_targets: np.ndarray, ranked_weights: np.ndarray, group_end: np.ndarray) -> np.ndarray:
-    """Per-class AP from targets and weights already in ranked order: Σ over positives of
-    weight × precision at the end of their tie group, over the weighted positive count.
+    @classmethod
+    def of(cls, scores: np.ndarray, targets: np.ndarray) -> _Ranking:
+        n = len(scores)
+        # an unstable sort is safe (and about 3x faster): AP reads a tie group only at its end
+        order = np.argsort(-scores.T, axis=1)
+        ranked = np.take_along_axis(scores.T, order, axis=1)
+        is_end = np.ones(ranked.shape, dtype=bool)
+        is_end[:, :-1] = ranked[:, :-1] != ranked[:, 1:]
+        # the nearest group end at or after each rank: a running minimum taken from the back
+        group_end = np.minimum.accumulate(np.where(is_end, np.arange(n), n)[:, ::-1], axis=1)[:, ::-1]
+        flat = np.flatnonzero(np.take_along_axis(targets.T, order, axis=1) > 0)
+        label, rank = np.divmod(flat, n) if n else (flat, flat)
+        end = label * n + group_end[label, rank]
+        return cls(
+            order=order,
+            clip=order[label, rank],
+            label=label,
+            end=end,
+            first=np.searchsorted(flat, label * n),
+            last=np.searchsorted(flat, end, side="right") - 1,
+        )
 
-    That is scikit-learn's Σ (ΔR × P) over distinct thresholds, since a threshold's ΔR is the
-    weight of the positives in its tie group over all positive weight.
-    """
-    if len(ranked_targets) == 0:
-        return np.full(ranked_targets.shape[1], np.nan)
-    positive = ranked_weights * ranked_targets
-    true_positives = np.cumsum(positive, axis=0)
-    retrieved = np.cumsum(ranked_weights, axis=0)
-    # only zero-weight clips retrieved so far: no positive is counted there, so any value will do
-    precision = np.divide(true_positives, retrieved, out=np.zeros_like(true_positives), where=retrieved > 0)
-    precision = np.take_along_axis(precision, group_end, axis=0)
-    total = true_positives[-1]
-    summed = (positive * precision).sum(axis=0)
-    return np.divide(summed, total, out=np.full_like(total, np.nan), where=total > 0)
+    def average_precision(self, weights: np.ndarray) -> np.ndarray:
+        """Per-class AP with clip ``i`` counted ``weights[i]`` times; NaN where no positive weighs.
+
+        Σ over positives of weight × precision at the end of their tie group, over the positive
+        weight: scikit-learn's Σ (ΔR × P) over distinct thresholds, since a threshold's ΔR is the
+        weight of the positives in its tie group over all positive weight.
+        """
+        classes = len(self.order)
+        retrieved = np.cumsum(weights[self.order], axis=1).ravel()[self.end]
+        positive = weights[self.clip]
+        running = np.cumsum(positive)
+        # positives retrieved by each one's group end: a difference of one running sum over all classes
+        found = running[self.last] - (running[self.first] - positive[self.first])
+        # a zero-weight positive with only zero-weight clips above it adds nothing, whatever its precision
+        precision = np.divide(found, retrieved, out=np.zeros_like(found), where=retrieved > 0)
+        summed = np.bincount(self.label, positive * precision, minlength=classes)
+        total = np.bincount(self.label, positive, minlength=classes)
+        return np.divide(summed, total, out=np.full(classes, np.nan), where=total > 0)
 
 
 def _check_multilabel(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,9 +165,7 @@ def average_precision(scores: np.ndarray, targets: np.ndarray, weights: np.ndarr
     no recall to speak of and gets NaN.
     """
     scores, targets = _check_multilabel(scores, targets)
-    weights = _unit_weights(weights, len(scores))
-    order, group_end = _ranking(scores)
-    return _ranked_average_precision(np.take_along_axis(targets, order, axis=0), weights[order], group_end)
+    return _Ranking.of(scores, targets).average_precision(_unit_weights(weights, len(scores)))
 
 
 def _mean_over_scored(per_class: np.ndarray) -> float:
@@ -164,11 +183,10 @@ def map_outcome(scores: np.ndarray, targets: np.ndarray) -> Outcome:
     scores, targets = _check_multilabel(scores, targets)
     if not np.any(targets > 0):
         raise ValueError("mAP needs at least one positive target; no class has one in this test set")
-    order, group_end = _ranking(scores)
-    ranked_targets = np.take_along_axis(targets, order, axis=0)
+    ranking = _Ranking.of(scores, targets)
 
     def rescore(counts: np.ndarray) -> float:
-        return _mean_over_scored(_ranked_average_precision(ranked_targets, np.asarray(counts, dtype=np.float64)[order], group_end))
+        return _mean_over_scored(ranking.average_precision(np.asarray(counts, dtype=np.float64)))
 
     return Outcome(rescore(np.ones(len(scores))), len(scores), rescore)
 

@@ -84,6 +84,10 @@ def test_average_precision_of_a_class_whose_positives_weigh_nothing_is_nan() -> 
     assert np.isnan(average_precision(scores, np.array([[1], [0]]), np.array([0.0, 3.0]))[0])
 
 
+def test_average_precision_of_no_clips_is_nan() -> None:
+    assert np.isnan(average_precision(np.zeros((0, 3)), np.zeros((0, 3)))).all()
+
+
 def test_average_precision_rejects_bad_inputs() -> None:
     scores, targets = multilabel(6, clips=10)
     with pytest.raises(ValueError, match="clips, classes"):

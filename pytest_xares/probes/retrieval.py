@@ -6,8 +6,8 @@ Linear; the text tower maps each token through a randomly initialised embedding 
 Linear and averages over the caption's tokens (padding left out). Both end in ``width`` dimensions
 (1024 in the benchmark). The loss is the symmetric InfoNCE of CLIP: cross-entropy over the batch's
 cosine similarities times a learnable logit scale (initially 1/0.07), audio→text and text→audio
-averaged. Two captions of one clip can share a batch; each is then neither the positive nor a
-negative of the other's clip, since it describes that clip as well.
+averaged. Two captions of one clip can share a batch; neither pair then counts the other as a
+negative (its caption describes the same clip), nor as a positive: only the pair itself is.
 
 The score is recall@1 with cosine similarity, the mean of its two directions: audio→text (each
 clip retrieves among all test captions, a hit when the best is one of its own) and text→audio
