@@ -160,3 +160,30 @@ def test_task_runs_end_to_end_on_its_records_layout(name: str, tmp_path: Path, r
         assert math.isfinite(result.score) and result.score >= (-1 if task.kind == "regression" else 0) and result.score <= 1
         assert result.samples["test"] > 0
         assert result.interval[0] <= result.score <= result.interval[1] or math.isclose(result.interval[0], result.interval[1])
+
+
+#: The X-ARES task table: every task has an mlp item, these also a knn one.
+WITH_KNN = {
+    "asvspoof2015", "cremad", "esc50", "fluentspeechcommands", "freemusicarchive", "gtzan_genre", "libricount",
+    "librispeechmalefemale", "nsynthinstument", "ravdess", "speechcommandsv1", "urbansound8k", "vocalimitations",
+    "vocalsound", "voxceleb1", "voxlingua33", "finger_snap", "inside_outside_car", "key_scratching", "subway_broadcast",
+}
+
+
+def test_collection_lists_every_task_of_the_suite(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--xares-encoder=pytest_xares.example_encoders.mel", "--co", "-q")
+    items = {line for line in result.stdout.lines if line.startswith("xares::") and "::encoder::" not in line}
+    expected = {f"xares::{name}::mlp" for name in LAYOUTS} | {f"xares::{name}::knn" for name in WITH_KNN}
+    assert items == expected
+    assert len(LAYOUTS) == 28
+
+
+def test_a_task_whose_language_model_is_unavailable_is_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
+    shards, sample_json = LAYOUTS["librispeech"]
+    write_record(Path(pytester.path) / "data" / "librispeech", shards, sample_json, ("flac", 16000, 1), per_shard=2)
+    result = pytester.runpytest(
+        "--xares-encoder=pytest_xares.example_encoders.mel", f"--xares-data-dir={pytester.path / 'data'}",
+        f"--xares-asr-lm={pytester.path / 'no-such-model'}", "-k", "librispeech and not male", "-rs",
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*no-such-model*"])
