@@ -39,7 +39,7 @@ class FrameSamples:
         return frames_from_spans(self.spans[index], int(self.split.lengths[index]), self.classes)
 
 
-def frame_probabilities(model: torch.nn.Module, split: FrameSet, rows: int = 65536) -> Iterator[np.ndarray]:
+def frame_probabilities(model: torch.nn.Module, split: FrameSet, rows: int = 16384) -> Iterator[np.ndarray]:
     """Each clip's ``[frames, classes]`` sigmoid outputs, in split order; clips are run together
     up to ``rows`` frames at a time."""
     model.eval()
