@@ -22,7 +22,7 @@ from pytest_xares.data.shards import MissingData, find_shards
 from pytest_xares.data.zenodo import Zenodo
 from pytest_xares.encode import EmbeddingSet, EncodeStats, FrameWriter, clips, encode, frame_set
 from pytest_xares.encoder import LoadedEncoder
-from pytest_xares.heads import Fold, Split, run_head
+from pytest_xares.heads import Fold, Split, check_available, run_head
 from pytest_xares.metrics import bootstrap_interval
 from pytest_xares.probes.train import TrainConfig
 from pytest_xares.results import TaskResult
@@ -191,6 +191,7 @@ def evaluate(
     if cached is not None:
         return TaskResult.from_dict({**cached, "cached": True})
 
+    check_available(task, lm, offline=zenodo is None)
     sets, encode_seconds, paths, encoded = {}, 0.0, [], {}
     for pattern, files in shards.items():
         t0 = time.perf_counter()
@@ -204,7 +205,7 @@ def evaluate(
     config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed)
     outcomes, details, samples = [], [], {"train": 0, "test": 0}
     for train, valid, test in folds_of(task, sets):
-        outcome, detail = run_head(method, Fold(task, train, valid, test, config, loaded.device, lm))
+        outcome, detail = run_head(method, Fold(task, train, valid, test, config, loaded.device, lm, offline=zenodo is None))
         outcomes.append(outcome)
         details.append(detail)
         samples["train"] += len(train.keys)

@@ -42,6 +42,8 @@ class Fold:
     device: torch.device
     #: A language model in place of the task's own (``--xares-asr-lm``).
     lm: str | None = None
+    #: Models and tokenizers come from local copies only.
+    offline: bool = False
 
 
 Head = Callable[[Fold], tuple[metrics.Outcome, dict[str, Any]]]
@@ -52,6 +54,17 @@ def run_head(method: str, fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     if method == "knn":
         return _knn(fold)
     return HEADS[fold.task.kind](fold)
+
+
+def check_available(task: ClipTask, lm: str | None = None, offline: bool = False) -> None:
+    """Raise ``Unavailable`` when what the task's head needs besides data (a tokenizer, a
+    language model, an optional package) cannot be had: checked before its audio is encoded."""
+    if task.kind == "retrieval":
+        task.tokenizer()
+    elif task.kind == "asr":
+        from pytest_xares.probes.asr import check_language_model
+
+        check_language_model(lm or task.lm, offline)
 
 
 def _knn(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
@@ -148,11 +161,14 @@ def _asr(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     from pytest_xares.probes.asr import asr_probe
 
     task = fold.task
+    # Scored on lower-cased text, so trained on it too (LibriSpeech's transcripts are upper case,
+    # which a language model's tokenizer splits into many more, rarer tokens).
+    transcript = lambda metadata: " ".join(task.target(metadata).lower().split())  # noqa: E731
     hypotheses, log = asr_probe(
-        fold.train, fold.valid, fold.test, task.target, fold.config, fold.lm or task.lm, fold.device,
-        max_new_tokens=task.max_new_tokens,
+        fold.train, fold.valid, fold.test, transcript, fold.config, fold.lm or task.lm, fold.device,
+        max_new_tokens=task.max_new_tokens, offline=fold.offline,
     )
-    references = [task.target(m) for m in fold.test.metadata]
+    references = [transcript(m) for m in fold.test.metadata]
     return metrics.wer_outcome(hypotheses, references), {**_logged(log), "examples": list(zip(references, hypotheses))[:3]}
 
 

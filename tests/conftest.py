@@ -142,3 +142,12 @@ def zenodo(_offline_by_default: None, monkeypatch: pytest.MonkeyPatch):  # -> It
         monkeypatch.setenv("XARES_ZENODO_URL", server.url)
         monkeypatch.setattr(downloader, "BACKOFF", downloader.Backoff(first=0.01, longest=0.05, give_up=2.0))
         yield server
+
+
+@pytest.fixture(scope="session")
+def tiny_language_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a tiny random Qwen2 and its tokenizer, for the ASR task (needs transformers)."""
+    pytest.importorskip("transformers")
+    from pytest_xares.testing import tiny_language_model as build
+
+    return build(tmp_path_factory.mktemp("tiny-lm"), ["the cat sat", "a dog ran home", "she sang a song"])

@@ -183,7 +183,9 @@ def test_a_task_whose_language_model_is_unavailable_is_skipped_with_the_reason(p
     write_record(Path(pytester.path) / "data" / "librispeech", shards, sample_json, ("flac", 16000, 1), per_shard=2)
     result = pytester.runpytest(
         "--xares-encoder=pytest_xares.example_encoders.mel", f"--xares-data-dir={pytester.path / 'data'}",
-        f"--xares-asr-lm={pytester.path / 'no-such-model'}", "-k", "librispeech and not male", "-rs",
+        f"--xares-asr-lm={pytester.path / 'no-such-model'}", f"--xares-cache-dir={pytester.path / 'cache'}",
+        "-k", "librispeech and not male", "-rs",
     )
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no-such-model*"])
+    assert not list((pytester.path / "cache").rglob("*.f16")), "the audio was encoded for a model that cannot be loaded"
