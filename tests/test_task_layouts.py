@@ -189,3 +189,27 @@ def test_a_task_whose_language_model_is_unavailable_is_skipped_with_the_reason(p
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no-such-model*"])
     assert not list((pytester.path / "cache").rglob("*.f16")), "the audio was encoded for a model that cannot be loaded"
+
+
+def test_frame_embeddings_are_cached_float16_and_a_torn_frame_file_is_encoded_again(tmp_path: Path) -> None:
+    from pytest_xares.example_encoders.mel import MelEncoder
+
+    shards, sample_json = LAYOUTS["desed"]
+    write_record(tmp_path / "data" / "desed", shards, sample_json, ("wav", 16000, 1))
+    run = lambda: pytest_xares.evaluate(  # noqa: E731
+        MelEncoder(), tasks=["desed"], data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", progress=False
+    ).results[0]
+    first = run()
+    frames = sorted((tmp_path / "cache").rglob("*.f16"))
+    assert len(frames) == 2  # train, and eval (valid and test)
+    expected = 6 * (1.5 / 0.01) * MelEncoder().output_dim * 2  # 6 clips of 1.5 s, 10 ms frames, float16
+    assert all(abs(f.stat().st_size - expected) < 0.02 * expected for f in frames)
+    assert run().cached
+
+    with frames[0].open("r+b") as handle:
+        handle.truncate(frames[0].stat().st_size // 2)  # as a crash in the middle of a copy leaves it
+    for entry in (tmp_path / "cache" / "results").rglob("*.json"):
+        entry.unlink()
+    again = run()
+    assert not again.cached and again.details["encoded"]  # re-encoded, not read torn
+    assert again.score == first.score
