@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,19 @@ def test_bootstrap_interval_brackets_the_score_and_narrows_with_more_clips() -> 
     folds = [right([1] * 50), right([0] * 50)]
     low, high = bootstrap_interval(folds, seed=1)
     assert low == high == 0.5  # every resample of a constant fold is that constant
+
+
+def test_a_regression_score_is_reported_beside_its_mse_and_left_out_of_the_averages() -> None:
+    tasks = {t.name: t for t in load_tasks("xares")}
+    pearson = result("speechocean762", "mlp", 0.42)
+    pearson.metric, pearson.extra = "pearson", {"mse": 1.234}
+    results = Results([result("esc50", "mlp", 0.8), pearson], tasks)
+    (public, _) = [a for a in results.averages() if a.method == "mlp"]
+    assert public.tasks == ("esc50",) and public.score == pytest.approx(0.8)
+    row = next(line for line in scores_table(results).splitlines() if line.startswith("| speechocean762"))
+    assert "pearson (mse 1.234)" in row and "0.420" in row
+    text = str(results)
+    assert "not in the weighted averages (no X-ARES weight): speechocean762" in text
+    assert "| pearson (mse 1.234)" in results.to_markdown()
+    back = Results.from_dict(json.loads(results.to_json()))
+    assert back.results[1].extra == {"mse": 1.234} and not back.tasks["speechocean762"].averaged
