@@ -66,10 +66,20 @@ SYNTHESIS_STAMP = ".synthesis"
 
 
 def synthesis_version(task: ClipTask) -> str:
-    """What synthesised data depends on: the task definition and the synthesiser's whole module."""
+    """What synthesised data depends on: the task definition, the synthesiser's whole module, and
+    the modules of its package that it takes names from (``demo_kinds`` writes with ``demo``'s
+    helpers)."""
     module = inspect.getmodule(task.source)
-    source = inspect.getsource(module) if module is not None else repr(task.source)
-    return digest(task_fingerprint(task), source)
+    if module is None:
+        return digest(task_fingerprint(task), repr(task.source))
+    package = module.__name__.rpartition(".")[0]
+    used = {module.__name__: module}
+    if package:  # a top-level module (a user's file) counts alone: its neighbours are anyone's
+        for value in vars(module).values():
+            other = inspect.getmodule(value)
+            if other is not None and other.__name__.rpartition(".")[0] == package:
+                used[other.__name__] = other
+    return digest(task_fingerprint(task), [inspect.getsource(used[name]) for name in sorted(used)])
 
 
 def _synthesis_stamp(folder: Path) -> str | None:

@@ -2,9 +2,13 @@
 
 Each ``synthesise_*`` function writes a task's tar shards (``<key>.<audio>`` + ``<key>.json`` per
 sample) and its record metadata, with md5 checksums, into an empty folder. Every random choice
-comes from a generator seeded by a constant, and the tar headers carry no time or owner, so two
-syntheses on one machine give the same bytes (``numpy``'s transcendental functions may round
-differently on another CPU, so other machines may differ in the last bit of a sample).
+comes from a generator seeded by a constant, the tar headers carry no time or owner, and Ogg
+streams get a fixed serial number (libsndfile draws one from the clock), so two syntheses on one
+machine give the same bytes (``numpy``'s transcendental functions may round differently on another
+CPU, so other machines may differ in the last bit of a sample).
+
+This module holds the three classification tasks and the shared writing; ``demo_kinds`` holds the
+tasks of the other kinds (events, tags, a score, captions).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import io
 import json
 import tarfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +32,9 @@ from pytest_xares.task import ClipTask
 
 #: Draws one clip of a class: ``(rng, class index) -> audio``, ``[samples]`` or ``[samples, channels]``.
 Synth = Callable[[np.random.Generator, int], np.ndarray]
-#: A shard's samples: (label value, audio) pairs.
+#: Draws one sample of a class: ``(rng, class index) -> (json metadata, audio)``.
+Draw = Callable[[np.random.Generator, int], tuple[Any, np.ndarray]]
+#: A shard's samples: (json metadata, audio) pairs; the metadata may be any json value.
 Samples = list[tuple[Any, np.ndarray]]
 
 
@@ -37,6 +44,8 @@ class AudioFormat:
     container: str  # soundfile's format name
     subtype: str
     extension: str
+    #: soundfile's ``compression_level`` (0 to 1) for lossy formats; ``None``: libsndfile's default.
+    compression: float | None = None
 
 
 PITCH_FORMAT = AudioFormat(22050, "FLAC", "PCM_16", "flac")
@@ -52,33 +61,38 @@ SOURCE_COUNTS = (1, 2, 3, 4, 5)
 def synthesise_pitch(task: ClipTask, folder: Path) -> None:
     """Four folds of 1 s harmonic tones, 15 per class per fold, as 22.05 kHz FLAC."""
     folds = {f"wds-audio-fold-{k}-000000.tar": 15 for k in range(1, 5)}
-    shards = _shards(1, folds, range(len(PITCH_CENTRES)), _pitch_clip)
-    _write_task(task, folder, shards, PITCH_FORMAT)
+    _write_task(task, folder, _labelled(1, folds, task.label, range(len(PITCH_CENTRES)), _pitch_clip), PITCH_FORMAT)
 
 
 def synthesise_texture(task: ClipTask, folder: Path) -> None:
     """Train, valid and test shards of 0.4–0.8 s stereo noise textures as 44.1 kHz WAV."""
     per_class = {"wds-audio-train-000000.tar": 24, "wds-audio-valid-000000.tar": 8, "wds-audio-test-000000.tar": 8}
-    _write_task(task, folder, _shards(2, per_class, TEXTURES, _texture_clip), TEXTURE_FORMAT)
+    _write_task(task, folder, _labelled(2, per_class, task.label, TEXTURES, _texture_clip), TEXTURE_FORMAT)
 
 
 def synthesise_count(task: ClipTask, folder: Path) -> None:
     """Train, valid and test shards of 0.6–3.5 s mixtures of 1 to 5 voices as 16 kHz WAV."""
     per_class = {"demo_count_train_000000.tar": 48, "demo_count_valid_000000.tar": 12, "demo_count_test_000000.tar": 12}
-    _write_task(task, folder, _shards(3, per_class, SOURCE_COUNTS, _count_clip), COUNT_FORMAT)
+    _write_task(task, folder, _labelled(3, per_class, task.label, SOURCE_COUNTS, _count_clip), COUNT_FORMAT)
 
 
-def _shards(seed: int, per_class: dict[str, int], labels: Sequence[Any], synth: Synth) -> dict[str, Samples]:
-    """Each named shard with ``per_class[name]`` clips of every class, shuffled, drawn by ``synth``.
+def _shards(seed: int, per_class: dict[str, int], draw: Draw, classes: int = 1) -> dict[str, Samples]:
+    """Each named shard with ``per_class[name]`` samples of each of ``classes`` classes, shuffled,
+    drawn by ``draw`` (a task without classes has one).
 
     Shard ``i`` has its own generator, seeded ``(seed, i)``.
     """
     shards = {}
     for number, (name, count) in enumerate(per_class.items()):
         rng = np.random.default_rng((seed, number))
-        order = rng.permutation(np.repeat(np.arange(len(labels)), count))
-        shards[name] = [(labels[int(index)], synth(rng, int(index))) for index in order]
+        order = rng.permutation(np.repeat(np.arange(classes), count))
+        shards[name] = [draw(rng, int(index)) for index in order]
     return shards
+
+
+def _labelled(seed: int, per_class: dict[str, int], field: str, labels: Sequence[Any], synth: Synth) -> dict[str, Samples]:
+    """``_shards`` of a classification task: each sample's json is ``{field: its label}``."""
+    return _shards(seed, per_class, lambda rng, index: ({field: labels[index]}, synth(rng, index)), len(labels))
 
 
 def _pitch_clip(rng: np.random.Generator, index: int) -> np.ndarray:
@@ -173,17 +187,17 @@ def _write_task(task: ClipTask, folder: Path, shards: dict[str, Samples], form: 
     for pattern in task.splits.patterns():
         if not any(fnmatch.fnmatchcase(name, pattern) for name in shards):
             raise ValueError(f"task {task.name}: no synthesised shard matches its split {pattern!r}")
-    files = [_write_shard(folder / name, task.label, samples, form) for name, samples in shards.items()]
+    files = [_write_shard(folder / name, samples, form) for name, samples in shards.items()]
     write_record(folder, {"id": None, "files": files})
 
 
-def _write_shard(path: Path, label: str, samples: Samples, form: AudioFormat) -> dict[str, Any]:
+def _write_shard(path: Path, samples: Samples, form: AudioFormat) -> dict[str, Any]:
     """A tar of ``<key>.<ext>`` + ``<key>.json`` members; returns the shard's record entry."""
     with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
-        for number, (value, audio) in enumerate(samples):
+        for number, (metadata, audio) in enumerate(samples):
             key = f"{path.stem}-{number:04d}"
             _add_member(tar, f"{key}.{form.extension}", _encode(audio, form))
-            _add_member(tar, f"{key}.json", json.dumps({label: value}).encode("utf-8"))
+            _add_member(tar, f"{key}.json", json.dumps(metadata).encode("utf-8"))
     data = path.read_bytes()
     return {"key": path.name, "size": len(data), "checksum": f"md5:{hashlib.md5(data).hexdigest()}"}
 
@@ -198,5 +212,37 @@ def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _encode(audio: np.ndarray, form: AudioFormat) -> bytes:
     buffer = io.BytesIO()
-    soundfile.write(buffer, audio, form.rate, format=form.container, subtype=form.subtype)
-    return buffer.getvalue()
+    options = {} if form.compression is None else {"compression_level": form.compression}
+    soundfile.write(buffer, audio, form.rate, format=form.container, subtype=form.subtype, **options)
+    return _fixed_ogg_serial(buffer.getvalue()) if form.container == "OGG" else buffer.getvalue()
+
+
+#: Each byte with its bits in reverse order, for ``_ogg_crc``.
+_REVERSED_BITS = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+def _fixed_ogg_serial(data: bytes, serial: int = 0x58415253) -> bytes:
+    """An Ogg file with every page's stream serial number set to ``serial`` and its CRC redone.
+
+    libsndfile seeds the serial from the clock, the only thing that differs between two
+    encodings of the same audio; a file holds one stream, so any fixed serial is valid.
+    """
+    pages, position = bytearray(data), 0
+    while position < len(pages):
+        if pages[position : position + 4] != b"OggS":
+            raise ValueError(f"no Ogg page at byte {position}")
+        segments = pages[position + 26]
+        end = position + 27 + segments + sum(pages[position + 27 : position + 27 + segments])
+        pages[position + 14 : position + 18] = serial.to_bytes(4, "little")
+        pages[position + 22 : position + 26] = bytes(4)
+        pages[position + 22 : position + 26] = _ogg_crc(bytes(pages[position:end])).to_bytes(4, "little")
+        position = end
+    return bytes(pages)
+
+
+def _ogg_crc(page: bytes) -> int:
+    """Ogg's page checksum (CRC-32, polynomial 0x04C11DB7, unreflected, no initial value or final
+    xor), through zlib's reflected CRC-32 of the bit-reversed bytes; zlib's initial value and
+    final xor cancel against the CRC of as many zero bytes."""
+    reflected = zlib.crc32(page.translate(_REVERSED_BITS)) ^ zlib.crc32(bytes(len(page)))
+    return int(f"{reflected:032b}"[::-1], 2)
