@@ -116,8 +116,10 @@ def _synthesise(task: ClipTask, folder: Path) -> None:
 
 
 def embedding_key(loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: list[Path]) -> str:
+    # Entries with frames are other entries; pooled ones keep the keys they always had.
+    frames = ("frames",) if task.needs_frames else ()
     return digest(
-        "embeddings", PROTOCOL_VERSION, loaded.fingerprint, task.name, pattern, task.crop_seconds, task.needs_frames,
+        "embeddings", PROTOCOL_VERSION, loaded.fingerprint, task.name, pattern, task.crop_seconds, *frames,
         content_id(shards, record_checksums(shards[0].parent)),
     )
 
