@@ -27,7 +27,8 @@ def plot_scores(results: Results, path: Path, method: str = "mlp") -> None:
     axes.barh(list(positions), [r.score for r in rows], color="#4c78a8", height=0.6, label=results.encoder or "encoder")
     axes.errorbar(
         [r.score for r in rows], list(positions), fmt="none", ecolor="#1f3552", capsize=2, linewidth=1,
-        xerr=[[r.score - r.interval[0] for r in rows], [r.interval[1] - r.score for r in rows]],
+        # A percentile interval need not contain the score (a skewed metric): never a negative bar.
+        xerr=[[max(0.0, r.score - r.interval[0]) for r in rows], [max(0.0, r.interval[1] - r.score) for r in rows]],
     )
     for encoder, marker in PUBLISHED_MARKERS.items():
         if encoder not in reference_scores().get("encoders", []):
@@ -38,7 +39,7 @@ def plot_scores(results: Results, path: Path, method: str = "mlp") -> None:
             axes.scatter(*zip(*points), marker=marker, s=28, zorder=3, label=f"{encoder} (published)")
     axes.set_yticks(list(positions), names)
     axes.invert_yaxis()
-    axes.set_xlim(0, 1)
+    axes.set_xlim(min([0.0] + [r.interval[0] for r in rows]), 1)  # a correlation may be negative
     axes.set_xlabel(f"{method.upper() if method == 'mlp' else 'kNN'} score (bars: 95 % interval)")
     axes.grid(axis="x", alpha=0.3)
     axes.legend(loc="lower right", fontsize="small", framealpha=0.9)
