@@ -213,3 +213,27 @@ def test_frame_embeddings_are_cached_float16_and_a_torn_frame_file_is_encoded_ag
     again = run()
     assert not again.cached and again.details["encoded"]  # re-encoded, not read torn
     assert again.score == first.score
+
+
+class WrongHopEncoder(__import__("torch").nn.Module):
+    """Emits a frame every 40 ms but declares 10 ms: frame targets would land four times too early."""
+
+    sampling_rate, output_dim, hop_size_in_ms = 16000, 8, 10
+
+    def forward(self, audio):  # noqa: ANN001, ANN201
+        import torch
+
+        frames = audio.reshape(len(audio), -1)[:, : audio.shape[-1] // 640 * 640].reshape(len(audio), -1, 640)
+        return torch.stack([frames.abs().mean(-1) * (k + 1) for k in range(self.output_dim)], dim=-1)
+
+
+def test_a_wrong_hop_skips_frame_tasks_and_leaves_clip_tasks_running(tmp_path: Path) -> None:
+    for name in ("desed", "esc50"):
+        shards, sample_json = LAYOUTS[name]
+        write_record(tmp_path / "data" / name, shards, sample_json, ("wav", 16000, 1), per_shard=4)
+    results = pytest_xares.evaluate(
+        WrongHopEncoder(), tasks=["desed", "esc50"], methods=["mlp"], data_dir=tmp_path / "data",
+        cache_dir=tmp_path / "cache", progress=False,
+    )
+    assert [r.task for r in results.results] == ["esc50"]
+    assert "hop_size" in results.skipped["desed::mlp"] and "40" in results.skipped["desed::mlp"], results.skipped
