@@ -7,7 +7,6 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ from pytest_xares.encoder import LoadedEncoder
 from pytest_xares.heads import Fold, Split, check_available, run_head
 from pytest_xares.metrics import bootstrap_interval
 from pytest_xares.probes.train import TrainConfig
+from pytest_xares.progress import Progress
 from pytest_xares.results import TaskResult
 from pytest_xares.task import PROTOCOL_VERSION, ClipTask, KFold
 
-Progress = Callable[[str, EncodeStats], None]
 
 
 def task_fingerprint(task: ClipTask) -> str:
@@ -126,7 +125,7 @@ def embedding_key(loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: l
 
 def embeddings(
     cache: Cache, loaded: LoadedEncoder, task: ClipTask, pattern: str, shards: list[Path], batch_size: int,
-    progress: Progress,
+    progress: Progress | None,
 ) -> tuple[Split, EncodeStats | None, list[Path]]:
     """The embeddings of one split, from the cache or encoded now (once across processes): pooled
     (an ``EmbeddingSet``) or, for a task whose head needs them, every frame (a ``FrameSet``, whose
@@ -138,7 +137,7 @@ def embeddings(
 
     def create(target: Path) -> Split:
         source = clips(task, shards, loaded.module.sampling_rate)
-        report = lambda s: progress(f"{task.name} {pattern}", s)  # noqa: E731
+        report = (lambda s: progress(f"{task.name} {pattern}", s)) if progress is not None else (lambda s: None)  # noqa: E731
         if not task.needs_frames:
             result, stats = encode(loaded.module, loaded.device, source, batch_size, report)
             save_arrays(target, **result.to_arrays())
@@ -187,7 +186,7 @@ def folds_of(task: ClipTask, sets: dict[str, Split]) -> list[tuple[Split, Split,
 
 def evaluate(
     task: ClipTask, method: str, loaded: LoadedEncoder, cache: Cache, data_dir: Path, seed: int, batch_size: int,
-    progress: Progress = lambda pattern, stats: None, zenodo: Zenodo | None = None, lm: str | None = None,
+    progress: Progress | None = None, zenodo: Zenodo | None = None, lm: str | None = None,
 ) -> TaskResult:
     """The score of ``task`` with ``method``; reuses cached embeddings and scores when nothing changed.
 
@@ -214,7 +213,8 @@ def evaluate(
             encoded[pattern] = {"clips": stats.clips, "audio_s": round(stats.audio_seconds, 2), "forward_s": round(stats.forward_seconds, 3)}
 
     t0 = time.perf_counter()
-    config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed)
+    report = None if progress is None else (lambda epoch, valid: progress.training(f"{task.name} {method}", epoch, task.epochs, valid))
+    config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed, report=report)
     outcomes, details, samples = [], [], {"train": 0, "test": 0}
     for train, valid, test in folds_of(task, sets):
         outcome, detail = run_head(method, Fold(task, train, valid, test, config, loaded.device, lm, offline=zenodo is None))

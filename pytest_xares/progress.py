@@ -1,4 +1,4 @@
-"""Progress of long work (downloads, encoding), shown past pytest's output capture without drowning it.
+"""Progress of long work (downloads, encoding, training), shown past pytest's output capture without drowning it.
 
 On a terminal without xdist a tqdm bar updates in place; elsewhere (xdist workers, CI logs) a
 line is printed every ``interval`` seconds of the same work, prefixed with the worker's id.
@@ -39,7 +39,7 @@ class _Uncaptured:
 
 
 class Progress:
-    """Encoding progress: a bar where someone watches a terminal or notebook, else periodic lines."""
+    """Progress: a bar where someone watches a terminal or notebook, else periodic lines."""
 
     def __init__(self, stream: TextIO, live: bool, bar: Any = tqdm, worker: str | None = None, interval: float = 10.0) -> None:
         self.stream = stream
@@ -73,6 +73,13 @@ class Progress:
                 f"xares: encoding {what}: {stats.clips} clips, {stats.audio_seconds:.0f} s of audio "
                 f"({rate:.0f}x real time in the encoder)"
             )
+
+    def training(self, what: str, epoch: int, epochs: int, valid: float) -> None:
+        """Report the epochs done of the head trained for ``what``, and the last validation score."""
+        if self._advance(what, epoch, desc=f"xares: training {what}", unit="epoch", total=epochs):
+            self._line(f"xares: training {what}: epoch {epoch} of {epochs}, validation {valid:.4f}")
+        elif self._bar is not None:
+            self._bar.set_postfix(valid=f"{valid:.4f}", refresh=False)
 
     def transfer(self, what: str, stats: TransferStats) -> None:
         """Report bytes moved (a record's download, a folder's verification): amount, rate, time left."""

@@ -132,3 +132,20 @@ def test_a_frame_file_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
         handle.write(b"\0")  # a torn or foreign file
     with pytest.raises(ValueError, match="holds 13 bytes"):
         frame_set(rows, writer.index([0]), ["k"], [{}])
+
+
+def test_training_reports_every_epoch_to_the_progress_display() -> None:
+    import torch
+
+    from pytest_xares.probes.linear import linear_head
+    from pytest_xares.probes.train import TensorSamples, TrainConfig, fit, seeded
+    from pytest_xares.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(stream, live=False, interval=0.0)
+    config = TrainConfig(3, 4, 1e-2, 0, report=lambda epoch, valid: progress.training("demo_events mlp", epoch, 3, valid))
+    data = TensorSamples(torch.randn(8, 4), torch.arange(8) % 2)
+    fit(seeded(0, lambda: linear_head(4, 2)), torch.nn.functional.cross_entropy, data, lambda m: 0.25, config)
+    assert stream.getvalue().splitlines() == [
+        f"xares: training demo_events mlp: epoch {e} of 3, validation 0.2500" for e in (1, 2, 3)
+    ]

@@ -24,7 +24,7 @@ import contextlib
 import copy
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -41,6 +41,8 @@ class TrainConfig:
     #: Small heads train fastest, and reproducibly, on one thread; a head that does real
     #: arithmetic (the ASR adapter under a language model) uses the process's threads.
     single_thread: bool = True
+    #: Told ``(epochs done, validation score)`` after every epoch: progress of long training.
+    report: Callable[[int, float], None] | None = field(default=None, compare=False, repr=False)
 
 
 class Samples(Protocol):
@@ -166,6 +168,8 @@ def fit(
             model.eval()
             score = validate(model)
             scores.append(score)
+            if config.report is not None:
+                config.report(epoch + 1, score)
             if score > best:  # ties keep the earlier epoch
                 best, best_epoch, best_state = score, epoch, _trainable_state(model)
     model.load_state_dict(best_state, strict=False)
