@@ -8,6 +8,7 @@ formats are not all known, so each task gets a different container, rate and cha
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -237,3 +238,18 @@ def test_a_wrong_hop_skips_frame_tasks_and_leaves_clip_tasks_running(tmp_path: P
     )
     assert [r.task for r in results.results] == ["esc50"]
     assert "hop_size" in results.skipped["desed::mlp"] and "40" in results.skipped["desed::mlp"], results.skipped
+
+
+def test_speech_recognition_runs_through_the_plugin_under_xdist(pytester: pytest.Pytester, tiny_language_model: Path) -> None:
+    shards, sample_json = LAYOUTS["librispeech"]
+    write_record(Path(pytester.path) / "data" / "librispeech", shards, sample_json, ("flac", 16000, 1), per_shard=4)
+    result = pytester.runpytest(
+        "--xares-encoder=pytest_xares.example_encoders.mel", f"--xares-data-dir={pytester.path / 'data'}",
+        f"--xares-asr-lm={tiny_language_model}", f"--xares-json={pytester.path / 'results.json'}",
+        "-k", "librispeech and not male", "-n", "2",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*| librispeech *| 1 - WER (wer *"])
+    (entry,) = json.loads((pytester.path / "results.json").read_text())["results"]
+    assert entry["metric"] == "1 - WER" and entry["score"] == max(0.0, 1 - entry["extra"]["wer"])
+    assert entry["details"]["folds"][0]["examples"]  # (reference, hypothesis) pairs to look at
