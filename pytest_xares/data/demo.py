@@ -61,22 +61,22 @@ SOURCE_COUNTS = (1, 2, 3, 4, 5)
 def synthesise_pitch(task: ClipTask, folder: Path) -> None:
     """Four folds of 1 s harmonic tones, 15 per class per fold, as 22.05 kHz FLAC."""
     folds = {f"wds-audio-fold-{k}-000000.tar": 15 for k in range(1, 5)}
-    _write_task(task, folder, _labelled(1, folds, task.label, range(len(PITCH_CENTRES)), _pitch_clip), PITCH_FORMAT)
+    write_task(task, folder, _labelled(1, folds, task.label, range(len(PITCH_CENTRES)), _pitch_clip), PITCH_FORMAT)
 
 
 def synthesise_texture(task: ClipTask, folder: Path) -> None:
     """Train, valid and test shards of 0.4–0.8 s stereo noise textures as 44.1 kHz WAV."""
     per_class = {"wds-audio-train-000000.tar": 24, "wds-audio-valid-000000.tar": 8, "wds-audio-test-000000.tar": 8}
-    _write_task(task, folder, _labelled(2, per_class, task.label, TEXTURES, _texture_clip), TEXTURE_FORMAT)
+    write_task(task, folder, _labelled(2, per_class, task.label, TEXTURES, _texture_clip), TEXTURE_FORMAT)
 
 
 def synthesise_count(task: ClipTask, folder: Path) -> None:
     """Train, valid and test shards of 0.6–3.5 s mixtures of 1 to 5 voices as 16 kHz WAV."""
     per_class = {"demo_count_train_000000.tar": 48, "demo_count_valid_000000.tar": 12, "demo_count_test_000000.tar": 12}
-    _write_task(task, folder, _labelled(3, per_class, task.label, SOURCE_COUNTS, _count_clip), COUNT_FORMAT)
+    write_task(task, folder, _labelled(3, per_class, task.label, SOURCE_COUNTS, _count_clip), COUNT_FORMAT)
 
 
-def _shards(seed: int, per_class: dict[str, int], draw: Draw, classes: int = 1) -> dict[str, Samples]:
+def class_shards(seed: int, per_class: dict[str, int], draw: Draw, classes: int = 1) -> dict[str, Samples]:
     """Each named shard with ``per_class[name]`` samples of each of ``classes`` classes, shuffled,
     drawn by ``draw`` (a task without classes has one).
 
@@ -91,8 +91,8 @@ def _shards(seed: int, per_class: dict[str, int], draw: Draw, classes: int = 1) 
 
 
 def _labelled(seed: int, per_class: dict[str, int], field: str, labels: Sequence[Any], synth: Synth) -> dict[str, Samples]:
-    """``_shards`` of a classification task: each sample's json is ``{field: its label}``."""
-    return _shards(seed, per_class, lambda rng, index: ({field: labels[index]}, synth(rng, index)), len(labels))
+    """``class_shards`` of a classification task: each sample's json is ``{field: its label}``."""
+    return class_shards(seed, per_class, lambda rng, index: ({field: labels[index]}, synth(rng, index)), len(labels))
 
 
 def _pitch_clip(rng: np.random.Generator, index: int) -> np.ndarray:
@@ -104,8 +104,8 @@ def _pitch_clip(rng: np.random.Generator, index: int) -> np.ndarray:
     rate = PITCH_FORMAT.rate
     time = np.arange(rate) / rate
     f0 = PITCH_CENTRES[index] * 2 ** (rng.normal(0.0, 1.2) / 12)
-    tone = _harmonic_tone(rng, f0 * time, rng.uniform(0.0, 1.0, 8) / np.arange(1, 9))
-    return _peak(rng, _add_noise(rng, tone, snr_db=rng.uniform(20.0, 40.0)))
+    tone = harmonic_tone(rng, f0 * time, rng.uniform(0.0, 1.0, 8) / np.arange(1, 9))
+    return peak(rng, _add_noise(rng, tone, snr_db=rng.uniform(20.0, 40.0)))
 
 
 def _texture_clip(rng: np.random.Generator, index: int) -> np.ndarray:
@@ -122,7 +122,7 @@ def _texture_clip(rng: np.random.Generator, index: int) -> np.ndarray:
     gain = 10 ** (-rng.uniform(1.0, 10.0) / 20)
     power = _texture_power(rng, index, frequencies) + gain**2 * _texture_power(rng, other, frequencies)
     spectrum = np.fft.rfft(rng.normal(size=(2, length)), axis=1) * np.sqrt(power)
-    return _peak(rng, np.fft.irfft(spectrum, length, axis=1)[:, :samples].T)
+    return peak(rng, np.fft.irfft(spectrum, length, axis=1)[:, :samples].T)
 
 
 def _texture_power(rng: np.random.Generator, index: int, frequencies: np.ndarray) -> np.ndarray:
@@ -158,10 +158,10 @@ def _voice(rng: np.random.Generator, time: np.ndarray) -> np.ndarray:
     end = start * 2 ** (rng.uniform(-0.2, 0.2) if rng.random() < 0.5 else 0.0)
     cycles = start * time + (end - start) * time**2 / (2 * time[-1])
     level = 10 ** (rng.uniform(-2.0, 2.0) / 20)
-    return level * _harmonic_tone(rng, cycles, 1 / np.arange(1, 6))
+    return level * harmonic_tone(rng, cycles, 1 / np.arange(1, 6))
 
 
-def _harmonic_tone(rng: np.random.Generator, cycles: np.ndarray, amplitudes: np.ndarray) -> np.ndarray:
+def harmonic_tone(rng: np.random.Generator, cycles: np.ndarray, amplitudes: np.ndarray) -> np.ndarray:
     """``Σₕ amplitudes[h-1]·sin(2π·h·cycles + φₕ)`` with random phases φₕ: a tone following ``cycles``.
 
     The phase is reduced to one cycle in float64 first, so the fast float32 sine stays exact.
@@ -177,12 +177,12 @@ def _add_noise(rng: np.random.Generator, signal: np.ndarray, snr_db: float) -> n
     return signal + rng.normal(size=signal.shape) * signal.std() * 10 ** (-snr_db / 20)
 
 
-def _peak(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
+def peak(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
     """Scale to a random peak between -20 dBFS and -1 dBFS, so 16-bit PCM never clips."""
     return audio * (10 ** (-rng.uniform(1.0, 20.0) / 20) / np.abs(audio).max())
 
 
-def _write_task(task: ClipTask, folder: Path, shards: dict[str, Samples], form: AudioFormat) -> None:
+def write_task(task: ClipTask, folder: Path, shards: dict[str, Samples], form: AudioFormat) -> None:
     """Write every shard and the record metadata listing them with their md5 checksums."""
     for pattern in task.splits.patterns():
         if not any(fnmatch.fnmatchcase(name, pattern) for name in shards):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_xares.data.demo import AudioFormat, _harmonic_tone, _peak, _shards, _write_task
+from pytest_xares.data.demo import AudioFormat, harmonic_tone, peak, class_shards, write_task
 from pytest_xares.task import ClipTask
 
 EVENTS_FORMAT = AudioFormat(16000, "FLAC", "PCM_16", "flac")
@@ -58,21 +58,21 @@ def caption_tokenizer() -> Any:
 def synthesise_events(task: ClipTask, folder: Path) -> None:
     """Train, valid and test shards of 4 s clips with 0 to 4 events of four kinds, as 16 kHz FLAC."""
     sizes = {"demo_events_train_000000.tar": 96, "demo_events_valid_000000.tar": 32, "demo_events_test_000000.tar": 32}
-    _write_task(task, folder, _shards(4, sizes, lambda rng, _: _events_clip(rng)), EVENTS_FORMAT)
+    write_task(task, folder, class_shards(4, sizes, lambda rng, _: _events_clip(rng)), EVENTS_FORMAT)
 
 
 def synthesise_tags(task: ClipTask, folder: Path) -> None:
     """Train, valid and test shards of 0.8–1.4 s mixtures of 0 to 3 of five sources, as 48 kHz Ogg Vorbis."""
     sizes = {"demo_tags_train_000000.tar": 96, "demo_tags_valid_000000.tar": 32, "demo_tags_test_000000.tar": 32}
     draw = lambda rng, _: _tags_clip(rng, task.label)  # noqa: E731
-    _write_task(task, folder, _shards(5, sizes, draw), TAGS_FORMAT)
+    write_task(task, folder, class_shards(5, sizes, draw), TAGS_FORMAT)
 
 
 def synthesise_brightness(task: ClipTask, folder: Path) -> None:
     """Train and test shards of 0.5–1.5 s stereo harmonic tones with a rated brightness, as 22.05 kHz WAV."""
     sizes = {"demo_brightness_train_000000.tar": 120, "demo_brightness_test_000000.tar": 48}
     draw = lambda rng, _: _brightness_clip(rng, task.label)  # noqa: E731
-    _write_task(task, folder, _shards(6, sizes, draw), BRIGHTNESS_FORMAT)
+    write_task(task, folder, class_shards(6, sizes, draw), BRIGHTNESS_FORMAT)
 
 
 def synthesise_captions(task: ClipTask, folder: Path) -> None:
@@ -84,7 +84,7 @@ def synthesise_captions(task: ClipTask, folder: Path) -> None:
         "demo_captions_evaluation_000000.tar": 2,
         "demo_captions_validation_000000.tar": 1,
     }
-    _write_task(task, folder, _shards(7, per_combination, _captions_clip, len(CAPTION_COMBINATIONS)), CAPTIONS_FORMAT)
+    write_task(task, folder, class_shards(7, per_combination, _captions_clip, len(CAPTION_COMBINATIONS)), CAPTIONS_FORMAT)
 
 
 # --- sound events ---------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def _events_clip(rng: np.random.Generator) -> tuple[list[dict[str, Any]], np.nda
         start, stop = int(round(onset * rate)), int(round(offset * rate))
         audio[start:stop] += 10 ** (rng.uniform(-36.0, -12.0) / 20) * _event_sound(rng, index, stop - start, rate)
         events.append({"onset": onset, "offset": offset, "label": EVENT_CLASSES[index]})
-    return sorted(events, key=lambda e: (e["onset"], e["label"])), _peak(rng, audio)
+    return sorted(events, key=lambda e: (e["onset"], e["label"])), peak(rng, audio)
 
 
 def _event_sound(rng: np.random.Generator, index: int, samples: int, rate: int) -> np.ndarray:
@@ -112,7 +112,7 @@ def _event_sound(rng: np.random.Generator, index: int, samples: int, rate: int) 
     time = np.arange(samples) / rate
     name = EVENT_CLASSES[index]
     if name == "beep":  # a tone of 700 to 1400 Hz
-        sound = _harmonic_tone(rng, 1000.0 * 2 ** rng.uniform(-0.5, 0.5) * time, np.array([1.0, 0.2]))
+        sound = harmonic_tone(rng, 1000.0 * 2 ** rng.uniform(-0.5, 0.5) * time, np.array([1.0, 0.2]))
     elif name == "buzz":  # a low harmonic buzz, fundamental 90 to 160 Hz
         f0 = 90.0 * 2 ** rng.uniform(0.0, 0.83)
         sound = _tabulated_tone(rng, f0 * time, 1 / np.arange(1, int(4000 / f0)))
@@ -142,7 +142,7 @@ def _tags_clip(rng: np.random.Generator, field: str) -> tuple[dict[str, str], np
     audio = 0.02 * _coloured_noise(rng, samples, rate, exponent=-1.0)
     for index in chosen:
         audio += 0.1 * 10 ** (-rng.uniform(0.0, 30.0) / 20) * _tag_source(rng, int(index), samples, rate)
-    return {field: ";".join(TAG_SOURCES[int(i)] for i in chosen)}, _peak(rng, audio)
+    return {field: ";".join(TAG_SOURCES[int(i)] for i in chosen)}, peak(rng, audio)
 
 
 def _tag_source(rng: np.random.Generator, index: int, samples: int, rate: int) -> np.ndarray:
@@ -173,7 +173,7 @@ def _tag_source(rng: np.random.Generator, index: int, samples: int, rate: int) -
     else:  # siren: a 700–1100 Hz wail swinging by a third of its pitch, 0.5 to 2 times a second
         centre, speed = 700.0 * 2 ** rng.uniform(0.0, 0.65), rng.uniform(0.5, 2.0)
         frequency = centre * (1 + 0.3 * np.sin(2 * np.pi * speed * time + rng.uniform(0, 2 * np.pi)))
-        sound = _harmonic_tone(rng, np.cumsum(frequency) / rate, np.array([1.0, 0.3]))
+        sound = harmonic_tone(rng, np.cumsum(frequency) / rate, np.array([1.0, 0.3]))
     return sound / max(float(np.sqrt(np.mean(np.square(sound)))), 1e-9)
 
 
@@ -192,7 +192,7 @@ def _brightness_clip(rng: np.random.Generator, field: str) -> tuple[dict[str, fl
     pan = rng.uniform(0.3, 0.7)
     noise = rng.normal(size=(len(time), 2)) * tone.std() * 10 ** (-rng.uniform(25.0, 40.0) / 20)
     score = round(float(np.clip(4.0 * (3.0 - tilt) + rng.normal(0.0, 0.8), 0.0, 10.0)), 1)
-    return {field: score}, _peak(rng, np.stack([(1 - pan) * tone, pan * tone], axis=1) + noise)
+    return {field: score}, peak(rng, np.stack([(1 - pan) * tone, pan * tone], axis=1) + noise)
 
 
 # --- captions -------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def _captions_clip(rng: np.random.Generator, index: int) -> tuple[dict[str, str]
     time = np.arange(int(rng.uniform(0.8, 1.2) * rate)) / rate
     f0 = {"low": 150.0, "middle": 400.0, "high": 1100.0}[pitch] * 2 ** rng.uniform(-0.4, 0.4)
     if timbre == "pure":
-        sound = _harmonic_tone(rng, f0 * time, np.array([1.0, 0.05]))
+        sound = harmonic_tone(rng, f0 * time, np.array([1.0, 0.05]))
     elif timbre == "buzzy":
         sound = _tabulated_tone(rng, f0 * time, 1 / np.arange(1, int(8000 / f0)))
     else:
@@ -220,16 +220,16 @@ def _captions_clip(rng: np.random.Generator, index: int) -> tuple[dict[str, str]
         field: template.format(**{name: choices[int(rng.integers(len(choices)))] for name, choices in words.items()})
         for field, template in CAPTION_TEMPLATES.items()
     }
-    return captions, _peak(rng, audio)
+    return captions, peak(rng, audio)
 
 
 # --- signals --------------------------------------------------------------------------------------
 
 
 def _tabulated_tone(rng: np.random.Generator, cycles: np.ndarray, amplitudes: np.ndarray, size: int = 4096) -> np.ndarray:
-    """``demo._harmonic_tone`` read from one period tabulated at ``size`` points (linearly
+    """``demo.harmonic_tone`` read from one period tabulated at ``size`` points (linearly
     interpolated): the same tone, far faster when it has many harmonics."""
-    table = _harmonic_tone(rng, np.arange(size + 1) / size, amplitudes)  # the last point is the first again
+    table = harmonic_tone(rng, np.arange(size + 1) / size, amplitudes)  # the last point is the first again
     return np.interp((cycles - np.floor(cycles)) * size, np.arange(size + 1), table)
 
 
