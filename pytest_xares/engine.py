@@ -138,24 +138,22 @@ def embeddings(
     def create(target: Path) -> Split:
         source = clips(task, shards, loaded.module.sampling_rate)
         report = (lambda s: progress(f"{task.name} {pattern}", s)) if progress is not None else (lambda s: None)  # noqa: E731
-        if not task.needs_frames:
+        index: dict[str, np.ndarray] = {}
+        if task.needs_frames:
+            encoded: list[tuple[EmbeddingSet, EncodeStats, FrameWriter]] = []
+
+            def write_rows(handle: Any) -> None:
+                writer = FrameWriter(handle, loaded.module.hop_size_in_ms / 1000)
+                encoded.append((*encode(loaded.module, loaded.device, source, batch_size, report, frames=writer), writer))
+
+            write_atomic(rows_path, write_rows)
+            ((result, stats, writer),) = encoded
+            index = writer.index(order=list(range(len(result.keys))))
+        else:
             result, stats = encode(loaded.module, loaded.device, source, batch_size, report)
-            save_arrays(target, **result.to_arrays())
-            made.append(stats)
-            return result
-        hop = loaded.module.hop_size_in_ms / 1000
-
-        def write_rows(handle: Any) -> None:
-            writer = FrameWriter(handle, hop)
-            result, stats = encode(loaded.module, loaded.device, source, batch_size, report, frames=writer)
-            made.append(stats)
-            written.update(index=writer.index(order=list(range(len(result.keys)))), pooled=result)
-
-        written: dict[str, Any] = {}
-        write_atomic(rows_path, write_rows)
-        pooled: EmbeddingSet = written["pooled"]
-        save_arrays(target, **pooled.to_arrays(), **written["index"])
-        return frame_set(rows_path, written["index"], pooled.keys, pooled.metadata)
+        save_arrays(target, **result.to_arrays(), **index)  # the index last: it marks the entry complete
+        made.append(stats)
+        return frame_set(rows_path, index, result.keys, result.metadata) if task.needs_frames else result
 
     def load(target: Path) -> Split:
         try:

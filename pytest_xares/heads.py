@@ -70,10 +70,9 @@ def check_available(task: ClipTask, lm: str | None = None, offline: bool = False
 def _knn(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     from pytest_xares.probes.knn import knn_predict
 
-    task: ClipTask = fold.task
-    train, test = fold.train, fold.test
-    predicted = knn_predict(train.features, train.targets(task), test.features, task.num_classes)
-    return metrics.accuracy_outcome(predicted, test.targets(task)), {}
+    (train_inputs, train_targets), _, test_inputs, test_targets = _pairs(fold)
+    predicted = knn_predict(train_inputs, train_targets, test_inputs, fold.task.num_classes)
+    return metrics.accuracy_outcome(predicted, test_targets), {}
 
 
 def _logged(log: TrainLog) -> dict[str, Any]:
@@ -110,8 +109,8 @@ def _multilabel(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
 
 
 def _mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
-    precision = metrics.average_precision(scores, targets)
-    return float(np.nanmean(precision)) if not np.isnan(precision).all() else 0.0
+    # A validation split without positives scores every epoch alike (0): the first is kept.
+    return float(np.nan_to_num(metrics.mean_average_precision(scores, targets)))
 
 
 def _regression(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
@@ -135,15 +134,18 @@ def _frames(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     def samples(split: FrameSet) -> FrameSamples:
         return FrameSamples(split, [task.spans(m, hop) for m in split.metadata], task.num_classes)
 
-    def targets(split: FrameSamples) -> list[np.ndarray]:
-        return [split.targets(i) for i in range(len(split))]
+    def targets(split: FrameSet) -> list[np.ndarray]:
+        clips = samples(split)
+        return [clips.targets(i) for i in range(len(split))]
 
-    def score(probabilities: list[np.ndarray], split: FrameSamples) -> float:
-        return metrics.segment_f1_outcome(probabilities, targets(split), segment, task.average).score
+    def f1(probabilities: list[np.ndarray], truth: list[np.ndarray]) -> metrics.Outcome:
+        return metrics.segment_f1_outcome(probabilities, truth, segment, task.average)
 
-    test = samples(fold.test)
-    probabilities, log = frame_probe(samples(fold.train), samples(fold.valid), fold.test, score, fold.config, task.pos_weight)
-    return metrics.segment_f1_outcome(probabilities, targets(test), segment, task.average), _logged(log)
+    valid_targets = targets(fold.valid)  # built once: every epoch is scored against them
+    probabilities, log = frame_probe(
+        samples(fold.train), fold.valid, fold.test, lambda p: f1(p, valid_targets).score, fold.config, task.pos_weight
+    )
+    return f1(probabilities, targets(fold.test)), _logged(log)
 
 
 def _retrieval(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:

@@ -174,6 +174,11 @@ def _mean_over_scored(per_class: np.ndarray) -> float:
     return float(scored.mean()) if len(scored) else math.nan
 
 
+def mean_average_precision(scores: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Macro mAP over the classes that have a (weighted) positive; NaN when none has."""
+    return _mean_over_scored(average_precision(scores, targets, weights))
+
+
 def map_outcome(scores: np.ndarray, targets: np.ndarray) -> Outcome:
     """Mean average precision over classes, clips as the units.
 

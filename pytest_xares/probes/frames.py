@@ -64,14 +64,14 @@ def frame_probabilities(model: torch.nn.Module, split: FrameSet, rows: int = 163
 
 def frame_probe(
     train: FrameSamples,
-    valid: FrameSamples,
+    valid: FrameSet,
     test: FrameSet,
-    score: Callable[[list[np.ndarray], FrameSamples], float],
+    score: Callable[[list[np.ndarray]], float],
     config: TrainConfig,
     pos_weight: float | None = None,
 ) -> tuple[list[np.ndarray], TrainLog]:
     """Per-frame probabilities of the test clips from a per-frame linear head, with the
-    checkpoint that ``score(valid probabilities, valid)`` (higher is better) liked best."""
+    checkpoint that ``score(valid probabilities)`` (higher is better) liked best."""
     dim = train.split.frames.shape[1]
     model = seeded(config.seed, lambda: linear_head(dim, train.classes))
     weight = None if pos_weight is None else torch.full((train.classes,), float(pos_weight))
@@ -79,5 +79,5 @@ def frame_probe(
     def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight)
 
-    log = fit(model, loss, train, lambda m: score(list(frame_probabilities(m, valid.split)), valid), config)
+    log = fit(model, loss, train, lambda m: score(list(frame_probabilities(m, valid))), config)
     return list(frame_probabilities(model, test)), log
