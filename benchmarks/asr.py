@@ -25,7 +25,7 @@ TRAIN_UTTERANCES, EPOCHS, TEST_UTTERANCES, TEST_TOKENS = 28_539, 10, 2_620, 30
 
 
 def frame_set(count: int, frames: int, dim: int, seed: int):  # -> FrameSet
-    from pytest_xares.encode import FrameSet
+    from pytest_xares.embeddings.sets import FrameSet
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(int(0.7 * frames), int(1.3 * frames), count)
@@ -43,8 +43,8 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a two-layer model instead of Qwen2.5-0.5B's shape")
     args = parser.parse_args()
 
-    from pytest_xares.probes.asr import load_language_model, train_adapter, transcribe
-    from pytest_xares.probes.train import TrainConfig
+    from pytest_xares.heads.asr import load_language_model, train_adapter, transcribe
+    from pytest_xares.heads.train import TrainConfig
     from pytest_xares.testing import QWEN25_05B, tiny_language_model
 
     device = torch.device(args.device)

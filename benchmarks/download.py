@@ -4,7 +4,7 @@ files in the same run, and the disk peak during a download (a file must never be
     python benchmarks/download.py                   # 200 MB in 8 files, 3 rounds
     python benchmarks/download.py --megabytes 1000 --files 4 --rounds 5
 
-The server (``pytest_xares.data.zenodo_server``, the tests' fake Zenodo) runs in its own process,
+The server (``pytest_xares.testing.zenodo_server``, the tests' fake Zenodo) runs in its own process,
 serving files from disk, so client and server do not share an interpreter lock. Each round runs
 every contender once on a fresh target folder; the medians are printed. The disk peak is sampled
 (every 5 ms) in one more download of its own.
@@ -27,7 +27,7 @@ from pathlib import Path
 from pytest_xares.data.records import hash_file
 from pytest_xares.data.transfer import human_bytes
 from pytest_xares.data.zenodo import Zenodo
-from pytest_xares.data.zenodo_server import ZenodoServer
+from pytest_xares.testing.zenodo_server import ZenodoServer
 
 RECORD = 1
 

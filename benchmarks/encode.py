@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 from common import PeakMemory, generated_task, machine, megabytes, stage, table
-from pytest_xares.encode import clips
-from pytest_xares.engine import prepare_data
+from pytest_xares.embeddings.encode import clips
+from pytest_xares.data.prepare import prepare_data
 from pytest_xares.example_encoders.mel import MelEncoder
-from pytest_xares.progress import Progress
-from pytest_xares.runtime import Runtime
+from pytest_xares.engine.progress import Progress
+from pytest_xares.engine.runtime import Runtime
 from pytest_xares.settings import Settings
 from pytest_xares.task import ClipTask
 

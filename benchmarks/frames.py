@@ -96,8 +96,8 @@ def write_split(folder: Path, name: str, clips: int, seconds: float, seed: int) 
 
 
 def one_size(clips: int, seconds: float, dim: int, hop_ms: int, workdir: Path) -> dict[str, float]:
-    from pytest_xares.progress import Progress
-    from pytest_xares.runtime import Runtime
+    from pytest_xares.engine.progress import Progress
+    from pytest_xares.engine.runtime import Runtime
     from pytest_xares.settings import Settings
     from pytest_xares.task import FrameTask, splits
 

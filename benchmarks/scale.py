@@ -28,10 +28,10 @@ from common import PeakMemory, generated_task, machine, megabytes, stage, table
 def one_size(clips: int, seconds: float, dim: int, workdir: Path) -> dict[str, float]:
     """Generate, encode and probe one size in this process; the figures as a dict."""
     from pytest_xares.example_encoders.mel import MelEncoder
-    from pytest_xares.probes.linear import linear_probe
-    from pytest_xares.probes.train import TrainConfig
-    from pytest_xares.progress import Progress
-    from pytest_xares.runtime import Runtime
+    from pytest_xares.heads.linear import linear_probe
+    from pytest_xares.heads.train import TrainConfig
+    from pytest_xares.engine.progress import Progress
+    from pytest_xares.engine.runtime import Runtime
     from pytest_xares.settings import Settings
 
     memory = PeakMemory()

@@ -19,7 +19,7 @@ def __getattr__(name: str):  # the API imports torch: only on first use, never f
 
         return getattr(api, name)
     if name == "Results":
-        from pytest_xares.results import Results
+        from pytest_xares.results.scores import Results
 
         return Results
     raise AttributeError(name)

@@ -18,19 +18,20 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from pytest_xares.data.shards import MissingData
 from pytest_xares.encoder import EncoderError, EncoderSpec
-from pytest_xares.progress import Progress
-from pytest_xares.registry import SUITE_PACKAGES, load_tasks
-from pytest_xares.results import Results, TaskResult
-from pytest_xares.runtime import CHECK_NAMES, CheckResult, Runtime
+from pytest_xares.engine.policy import run_item
+from pytest_xares.engine.progress import Progress
+from pytest_xares.engine.runtime import CHECK_NAMES, CheckResult, Runtime
+from pytest_xares.errors import NotRun, XaresError
+from pytest_xares.results.scores import Results, TaskResult
 from pytest_xares.settings import Settings
-from pytest_xares.task import ClipTask, Unavailable
+from pytest_xares.task import METHODS, Task
+from pytest_xares.task.registry import SUITE_PACKAGES, load_tasks
 
 EncoderLike = torch.nn.Module | type | str
 
 
-class EncoderCheckError(AssertionError):
+class EncoderCheckError(XaresError, AssertionError):
     """Raised by ``check_encoder(..., raise_on_failure=True)``; its message is the report."""
 
     def __init__(self, report: CheckReport) -> None:
@@ -68,7 +69,7 @@ def _runtime(encoder: EncoderLike, progress: bool, **settings: object) -> tuple[
     if isinstance(encoder, type):
         try:
             encoder = encoder()
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             raise EncoderError(f"constructing {encoder.__name__}() raised {type(error).__name__}: {error}") from error
     name = f"{type(encoder).__module__}.{type(encoder).__qualname__}"
     return Runtime(Settings.with_defaults(**settings), Progress.for_python(progress), encoder=encoder), name
@@ -89,14 +90,14 @@ def check_encoder(
     return report
 
 
-def resolve_tasks(tasks: Iterable[str | ClipTask] | None, suite: str) -> list[ClipTask]:
+def resolve_tasks(tasks: Iterable[str | Task] | None, suite: str) -> list[Task]:
     """Task definitions for names (of any built-in suite) or the user's own definitions."""
     if tasks is None:
         return load_tasks(suite)
     known = {t.name: t for name in SUITE_PACKAGES for t in load_tasks(name)}
     chosen = []
     for task in tasks:
-        if isinstance(task, ClipTask):
+        if isinstance(task, Task):
             chosen.append(task)
         elif task in known:
             chosen.append(known[task])
@@ -107,8 +108,8 @@ def resolve_tasks(tasks: Iterable[str | ClipTask] | None, suite: str) -> list[Cl
 
 def evaluate(
     encoder: EncoderLike,
-    tasks: Iterable[str | ClipTask] | None = None,
-    methods: Sequence[str] = ("mlp", "knn"),
+    tasks: Iterable[str | Task] | None = None,
+    methods: Sequence[str] = METHODS,
     *,
     suite: str = "xares",
     data_dir: str | Path | None = None,
@@ -137,13 +138,9 @@ def evaluate(
     collected: list[TaskResult] = []
     skipped: dict[str, str] = {}
     for task in chosen:
-        task_reason = runtime.gate(task)  # frame-level and speech tasks also need a correct hop
         for method in (m for m in task.methods if m in methods):
-            if task_reason is not None:
-                skipped[f"{task.name}::{method}"] = task_reason
-                continue
             try:
-                collected.append(runtime.evaluate(task, method))
-            except (MissingData, Unavailable) as missing:
-                skipped[f"{task.name}::{method}"] = str(missing)
+                collected.append(run_item(runtime, task, method))
+            except NotRun as reason:
+                skipped[f"{task.name}::{method}"] = str(reason)
     return Results(collected, {t.name: t for t in chosen}, skipped, name, runtime.settings.seed)

@@ -1,17 +1,25 @@
-"""The plugin's options, resolved once: command line, then ``XARES_*`` environment, then ini, then default."""
+"""The options of a run, resolved once into one ``Settings`` for the plugin and the Python API.
+
+Each option is a command-line flag (``--xares-data-dir``), an ini setting (``xares_data_dir``), an
+environment variable (``XARES_DATA_DIR``) and a keyword of the Python API (``data_dir=``). One
+resolver, ``resolve``, takes them in the order of precedence its caller gives (the plugin: command
+line, environment, ini; the API: keywords, environment), parses and validates them, and raises a
+``UsageError`` naming the option for a value that cannot work. Nothing here imports pytest.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 from pytest_xares.encoder import EncoderSpec
+from pytest_xares.errors import UsageError
 
 ZENODO_URL = "https://zenodo.org"
+SUITES = ("xares", "demo")
 
 
 def parse_flag(text: str) -> bool:
@@ -36,12 +44,18 @@ class Option:
     flag: bool = False  # a switch: --xares-NAME on the command line, 1/true/yes/on elsewhere
 
     @property
+    def attribute(self) -> str:
+        """The option's name in ``Settings`` and as a keyword of the Python API."""
+        return self.name.replace("-", "_")
+
+    @property
     def dest(self) -> str:
-        return "xares_" + self.name.replace("-", "_")
+        """The option's name in pytest: its ``dest`` and its ini setting."""
+        return "xares_" + self.attribute
 
     @property
     def env(self) -> str:
-        return "XARES_" + self.name.replace("-", "_").upper()
+        return "XARES_" + self.attribute.upper()
 
 
 OPTIONS = (
@@ -116,52 +130,48 @@ class Settings:
     @classmethod
     def with_defaults(cls, **values: Any) -> Settings:
         """Settings for the Python API: ``values`` (those not None), then ``XARES_*``, then defaults."""
-        resolved: dict[str, Any] = {"encoder": values.pop("encoder", None)}
-        for option in OPTIONS[1:]:  # every option but the encoder
-            name = option.name.replace("-", "_")
-            value = values.get(name)
-            if value is None and os.environ.get(option.env):
-                value = option.parse(os.environ[option.env])
-            value = option.default() if value is None else value
-            resolved[name] = Path(value).expanduser().resolve() if option.parse is Path and value is not None else value
-        return cls(**resolved)
+        return resolve(values, from_environment(os.environ), base=Path.cwd())
 
 
-settings_key = pytest.StashKey[Settings]()
+def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The options set as ``XARES_*`` environment variables, by attribute name."""
+    return {option.attribute: environ[option.env] for option in OPTIONS if environ.get(option.env)}
 
 
-def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("xares", "X-ARES audio encoder benchmark")
-    for option in OPTIONS:
-        if option.flag:
-            group.addoption(f"--xares-{option.name}", dest=option.dest, action="store_const", const="1", help=option.help)
-        else:
-            group.addoption(f"--xares-{option.name}", dest=option.dest, metavar=option.metavar, help=option.help)
-        parser.addini(option.dest, option.help, default=None)
-
-
-def resolve(config: pytest.Config) -> Settings:
-    """Read every option once; relative paths are taken from where pytest was invoked."""
-    base = Path(config.invocation_params.dir)
+def resolve(*sources: Mapping[str, Any], base: Path) -> Settings:
+    """The settings from ``sources`` (attribute name → value; the first source that sets an option
+    wins, ``None`` and ``""`` set nothing), defaults for the rest. Text is parsed as the option
+    says; relative paths are taken from ``base``. Raises ``UsageError`` naming the option."""
+    unknown = sorted(set().union(*sources) - {option.attribute for option in OPTIONS})
+    if unknown:
+        raise UsageError(f"unknown settings: {', '.join(unknown)}")
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        raw = config.getoption(option.dest) or os.environ.get(option.env) or config.getini(option.dest)
+        raw = next((source[option.attribute] for source in sources if source.get(option.attribute) not in (None, "")), None)
         try:
-            value = option.parse(raw) if raw not in (None, "") else option.default()
+            value = option.default() if raw is None else option.parse(raw) if isinstance(raw, str) else raw
         except ValueError:
-            raise pytest.UsageError(f"--xares-{option.name}: cannot read {raw!r} ({option.help})") from None
-        if isinstance(value, Path):
-            value = (base / value.expanduser()).resolve()
-        values[option.name.replace("-", "_")] = value
-    if values["suite"] not in ("xares", "demo"):
-        raise pytest.UsageError(f"--xares-suite must be 'xares' or 'demo', not {values['suite']!r}")
-    if values["update_baseline"] and values["baseline"] is None:
-        raise pytest.UsageError("--xares-update-baseline needs --xares-baseline=PATH: the file to write")
-    if values["download_only"] and values["verify_data"]:
-        raise pytest.UsageError("choose one of --xares-download-only and --xares-verify-data")
-    if not values["zenodo_url"].startswith(("http://", "https://")):
-        raise pytest.UsageError(f"--xares-zenodo-url must be an http:// or https:// URL, not {values['zenodo_url']!r}")
-    if values["batch_size"] < 1:
-        raise pytest.UsageError("--xares-batch-size must be at least 1")
+            raise UsageError(f"--xares-{option.name}: cannot read {raw!r} ({option.help})") from None
+        if option.parse is Path and value is not None:
+            value = (base / Path(value).expanduser()).resolve()
+        values[option.attribute] = value
     encoder = values.pop("encoder")
-    return Settings(encoder=EncoderSpec.parse(encoder, base) if encoder else None, **values)
+    if isinstance(encoder, str):
+        encoder = EncoderSpec.parse(encoder, base)
+    settings = Settings(encoder=encoder, **values)
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    """Raise ``UsageError`` for settings that cannot work together."""
+    if s.suite not in SUITES:
+        raise UsageError(f"--xares-suite must be {' or '.join(map(repr, SUITES))}, not {s.suite!r}")
+    if s.update_baseline and s.baseline is None:
+        raise UsageError("--xares-update-baseline needs --xares-baseline=PATH: the file to write")
+    if s.download_only and s.verify_data:
+        raise UsageError("choose one of --xares-download-only and --xares-verify-data")
+    if not s.zenodo_url.startswith(("http://", "https://")):
+        raise UsageError(f"--xares-zenodo-url must be an http:// or https:// URL, not {s.zenodo_url!r}")
+    if s.batch_size < 1:
+        raise UsageError("--xares-batch-size must be at least 1")

@@ -2,11 +2,11 @@
 
 The test split is the record's ``clotho_validation`` shards, the validation split its
 ``clotho_evaluation`` ones, as in X-ARES. Captions are tokenised with bert-base-uncased's WordPiece
-vocabulary (see ``pytest_xares.text.bert_uncased`` for where it is found).
+vocabulary (see ``pytest_xares.task.text.bert_uncased`` for where it is found).
 """
 
 from pytest_xares.task import RetrievalTask, splits
-from pytest_xares.text import bert_uncased
+from pytest_xares.task.text import bert_uncased
 
 TASK = RetrievalTask(
     name="clotho",

@@ -116,8 +116,8 @@ def _import_lazy_torch_modules() -> None:
     operator libraries on first import and refuse a second registration, so whatever a probe
     imports is imported here, before the first run, where pytester leaves it alone.
     """
-    from pytest_xares.probes.linear import linear_probe
-    from pytest_xares.probes.train import TrainConfig
+    from pytest_xares.heads.linear import linear_probe
+    from pytest_xares.heads.train import TrainConfig
 
     x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
     y = np.arange(8) % 2
@@ -135,7 +135,7 @@ def zenodo(_offline_by_default: None, monkeypatch: pytest.MonkeyPatch):  # -> It
     """A fake Zenodo on 127.0.0.1, online and the run's server (``XARES_ZENODO_URL``); retries wait
     milliseconds and give up after two seconds without progress."""
     from pytest_xares.data import zenodo as downloader
-    from pytest_xares.data.zenodo_server import ZenodoServer
+    from pytest_xares.testing.zenodo_server import ZenodoServer
 
     with ZenodoServer() as server:
         monkeypatch.delenv("XARES_OFFLINE")

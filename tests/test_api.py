@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import pytest_xares
-from conftest import BANDS_ENCODER, encoder_file
+from pytest_xares.testing import BANDS_ENCODER, encoder_file
 from test_checks import DEFECTS
 
 
@@ -59,7 +59,7 @@ def test_api_and_plugin_give_identical_scores_for_a_users_own_task(
     pytester.runpytest(f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", f"--xares-json={out}").assert_outcomes(passed=2)
     plugin = {(r["task"], r["method"]): r["score"] for r in json.loads(out.read_text())["results"]}
 
-    from pytest_xares.registry import _import_file
+    from pytest_xares.task.registry import _import_file
 
     task = _import_file(tiny_task / "tiny.py").TASK  # the user's own definition object
     results = pytest_xares.evaluate(str(spec), tasks=[task], cache_dir=tmp_path / "api-cache", progress=False)

@@ -19,8 +19,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from pytest_xares.encode import FrameSet  # noqa: E402
-from pytest_xares.probes.asr import (  # noqa: E402
+from pytest_xares.embeddings.sets import FrameSet  # noqa: E402
+from pytest_xares.heads.asr import (  # noqa: E402
     ADAPTER_WIDTH,
     IGNORE,
     SpeechLM,
@@ -35,7 +35,7 @@ from pytest_xares.probes.asr import (  # noqa: E402
     train_adapter,
     transcribe,
 )
-from pytest_xares.probes.train import TrainConfig, TrainLog, seeded  # noqa: E402
+from pytest_xares.heads.train import TrainConfig, TrainLog, seeded  # noqa: E402
 from pytest_xares.task import Unavailable  # noqa: E402
 from pytest_xares.testing import tiny_language_model  # noqa: E402
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BANDS_ENCODER, encoder_file
-from pytest_xares.baseline import DEFAULT_TOLERANCE, Baseline, BaselineError, update_baseline
-from pytest_xares.merge import main as merge_main
+from pytest_xares.testing import BANDS_ENCODER, encoder_file
+from pytest_xares.results.baseline import DEFAULT_TOLERANCE, Baseline, BaselineError, update_baseline
+from pytest_xares.outputs.merge import main as merge_main
 
 #: The same encoder made useless: every clip embeds to the same vector plus a tiny ramp.
 BROKEN = BANDS_ENCODER.replace("return torch.log(bands + 1e-6) * self.scale", "return torch.log(bands + 1e-6) * self.scale * 0 + torch.linspace(0, 1, 16)")

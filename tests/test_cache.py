@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import BANDS_ENCODER, encoder_file
-from pytest_xares.cache import digest
-from pytest_xares.encoder import EncoderSpec, build, fingerprint
-from pytest_xares.engine import task_fingerprint
-from pytest_xares.registry import load_tasks
+from pytest_xares.testing import BANDS_ENCODER, encoder_file
+from pytest_xares.hashing import digest
+from pytest_xares.encoder import EncoderSpec, build
+from pytest_xares.encoder.fingerprint import fingerprint
+from pytest_xares.task.registry import load_tasks
 
 
 def test_digest_ignores_dict_order() -> None:
@@ -28,7 +28,8 @@ def test_fingerprint_is_stable_across_processes_and_sees_weights(tmp_path: Path)
     code = textwrap.dedent(
         f"""
         from pathlib import Path
-        from pytest_xares.encoder import EncoderSpec, build, fingerprint
+        from pytest_xares.encoder import EncoderSpec, build
+        from pytest_xares.encoder.fingerprint import fingerprint
         print(fingerprint(build(EncoderSpec.parse({str(path)!r}, Path("/")))))
         """
     )
@@ -58,14 +59,14 @@ def test_task_fingerprint_changes_with_any_field() -> None:
     from dataclasses import replace
 
     esc50 = next(t for t in load_tasks("xares") if t.name == "esc50")
-    assert task_fingerprint(esc50) == task_fingerprint(replace(esc50))
-    assert task_fingerprint(esc50) != task_fingerprint(replace(esc50, epochs=11))
-    assert task_fingerprint(esc50) != task_fingerprint(replace(esc50, to_label=lambda v: v))
+    assert (esc50).fingerprint() == (replace(esc50)).fingerprint()
+    assert (esc50).fingerprint() != (replace(esc50, epochs=11)).fingerprint()
+    assert (esc50).fingerprint() != (replace(esc50, to_label=lambda v: v)).fingerprint()
 
 
 KILL_DURING_SAVE = """
 import os
-import pytest_xares.cache as cache
+import pytest_xares.cache.store as cache
 
 if os.environ.get("KILL_DURING_SAVE"):
     def dying_savez(handle, **arrays):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BANDS_ENCODER, encoder_file
+from pytest_xares.testing import BANDS_ENCODER, encoder_file
 
 # Variations of the correct BandsEncoder, each with one defect.
 DEFECTS = {

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import BANDS_ENCODER, encoder_file, write_tone_shard
-from pytest_xares.cache import CacheError, save_arrays
+from pytest_xares.testing import BANDS_ENCODER, encoder_file, write_tone_shard
+from pytest_xares.cache.store import save_arrays
+from pytest_xares.errors import StorageError
 from pytest_xares.data.shards import DataError, ShardSample, find_shards, iter_samples, write_shard
 
 
@@ -71,7 +72,7 @@ def test_a_full_disk_leaves_no_partial_entry(tmp_path: Path, monkeypatch: pytest
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(np, "savez", full)
-    with pytest.raises(CacheError, match="No space left on device; free some space or point --xares-cache-dir"):
+    with pytest.raises(StorageError, match="No space left on device; free some space or point --xares-cache-dir"):
         save_arrays(target, features=np.zeros(3))
     assert list(target.parent.iterdir()) == []
 
@@ -86,7 +87,7 @@ def test_a_full_disk_during_a_run_fails_clearly_and_a_later_run_recovers(
         patch.setattr(np, "savez", full)
         result = run_tiny(pytester, tiny_task)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*CacheError: cannot write the cache entry*No space left on device*"])
+    result.stdout.fnmatch_lines(["*StorageError: cannot write*No space left on device*"])
     cache = tiny_task.parent / "xares-cache"
     assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix in (".npz", ".tmp")]
     run_tiny(pytester, tiny_task).assert_outcomes(passed=1)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import MEL
+from pytest_xares.testing import MEL
 
 DEMO = [f"--xares-encoder={MEL}", "--xares-suite=demo", "-p", "no:cacheprovider"]
 
@@ -36,7 +36,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
 
 def test_the_demo_suite_learns_but_is_not_trivial(first_run: tuple[Path, Path, Path]) -> None:
     root, out, log = first_run
-    from pytest_xares.registry import load_tasks
+    from pytest_xares.task.registry import load_tasks
 
     tasks = {t.name: t for t in load_tasks("demo")}
     got = scores(out)
@@ -65,7 +65,7 @@ def required_score(task: Any, samples: list[Any]) -> float:
     import numpy as np
     import soundfile
 
-    from pytest_xares import metrics
+    from pytest_xares.heads import metrics
 
     metadata = [s.metadata for s in samples]
     if task.kind == "clip":
@@ -87,7 +87,7 @@ def required_score(task: Any, samples: list[Any]) -> float:
 
 def test_every_demo_sample_has_a_target_of_its_task(first_run: tuple[Path, Path, Path]) -> None:
     from pytest_xares.data.shards import find_shards, iter_samples
-    from pytest_xares.registry import load_tasks
+    from pytest_xares.task.registry import load_tasks
 
     root = first_run[0] / "data"
     for task in load_tasks("demo"):
@@ -109,7 +109,7 @@ def test_the_new_demo_kinds_vary_their_audio_formats(first_run: tuple[Path, Path
     import soundfile
 
     from pytest_xares.data.shards import find_shards, iter_samples
-    from pytest_xares.registry import load_tasks
+    from pytest_xares.task.registry import load_tasks
 
     formats = set()
     for task in load_tasks("demo"):
@@ -122,7 +122,7 @@ def test_the_new_demo_kinds_vary_their_audio_formats(first_run: tuple[Path, Path
 
 
 def test_the_demo_layouts_cover_k_fold_splits_and_crops() -> None:
-    from pytest_xares.registry import load_tasks
+    from pytest_xares.task.registry import load_tasks
     from pytest_xares.task import KFold, TrainValidTest
 
     tasks = load_tasks("demo")
@@ -134,7 +134,7 @@ def test_the_demo_layouts_cover_k_fold_splits_and_crops() -> None:
 
 
 def test_the_demo_caption_tokenizer_knows_every_caption_word() -> None:
-    from pytest_xares.data.demo_kinds import CAPTION_ATTRIBUTES, CAPTION_TEMPLATES, caption_tokenizer
+    from pytest_xares.tasks.demo.captions import CAPTION_ATTRIBUTES, CAPTION_TEMPLATES, caption_tokenizer
 
     tokenizer = caption_tokenizer()
     words = [w for values in CAPTION_ATTRIBUTES.values() for names in values.values() for w in names]
@@ -170,8 +170,8 @@ def test_xdist_gives_the_same_scores_from_a_fresh_cache(first_run: tuple[Path, P
 
 def test_demo_synthesis_is_deterministic(tmp_path: Path) -> None:
     from pytest_xares.data.records import record_checksums
-    from pytest_xares.engine import prepare_data
-    from pytest_xares.registry import load_tasks
+    from pytest_xares.data.prepare import prepare_data
+    from pytest_xares.task.registry import load_tasks
 
     for task in load_tasks("demo"):
         prepare_data(task, tmp_path / "a")
@@ -187,8 +187,8 @@ def test_ogg_shards_get_a_fixed_stream_serial() -> None:
     import numpy as np
     import soundfile
 
-    from pytest_xares.data.demo import _encode
-    from pytest_xares.data.demo_kinds import TAGS_FORMAT
+    from pytest_xares.tasks.demo._synthesis import _encode
+    from pytest_xares.tasks.demo.tags import TAGS_FORMAT
 
     audio = 0.1 * np.sin(np.arange(4800) / 5.0)
     first, second = _encode(audio, TAGS_FORMAT), _encode(audio, TAGS_FORMAT)
@@ -203,11 +203,11 @@ def test_ogg_shards_get_a_fixed_stream_serial() -> None:
 def test_a_demo_synthesiser_version_covers_the_helpers_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     import inspect
 
-    from pytest_xares.data import demo
-    from pytest_xares.engine import synthesis_version
-    from pytest_xares.registry import load_tasks
+    from pytest_xares.tasks.demo import _synthesis as demo
+    from pytest_xares.data.prepare import synthesis_version
+    from pytest_xares.task.registry import load_tasks
 
-    task = next(t for t in load_tasks("demo") if t.name == "demo_events")  # synthesised by demo_kinds with demo's writer
+    task = next(t for t in load_tasks("demo") if t.name == "demo_events")  # written with the shared helpers of tasks/demo/_synthesis.py
     before = synthesis_version(task)
     getsource = inspect.getsource
     monkeypatch.setattr(inspect, "getsource", lambda obj: getsource(obj) + ("# changed" if obj is demo else ""))
@@ -217,8 +217,8 @@ def test_a_demo_synthesiser_version_covers_the_helpers_it_uses(monkeypatch: pyte
 def test_demo_data_of_another_synthesiser_version_is_replaced(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from pytest_xares.engine import prepare_data
-    from pytest_xares.registry import load_tasks
+    from pytest_xares.data.prepare import prepare_data
+    from pytest_xares.task.registry import load_tasks
 
     task = next(t for t in load_tasks("demo") if t.name == "demo_texture")
     first = prepare_data(task, tmp_path)

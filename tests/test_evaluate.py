@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from pytest_xares.encode import EmbeddingSet
-from pytest_xares.engine import folds_of
-from pytest_xares.metrics import weighted_average
-from pytest_xares.registry import load_tasks
-from pytest_xares.report import averages_table, scores_table
-from pytest_xares.results import Results, TaskResult, averages
+from pytest_xares.embeddings.sets import EmbeddingSet
+from pytest_xares.engine.evaluate import folds_of
+from pytest_xares.results.scores import weighted_average
+from pytest_xares.task.registry import load_tasks
+from pytest_xares.results.table import averages_table, scores_table
+from pytest_xares.results.scores import Results, TaskResult, averages
 from pytest_xares.task import ClipTask, folds, splits
 
 
@@ -19,20 +19,20 @@ def embedding_set(values: list[int]) -> EmbeddingSet:
 
 
 def test_k_fold_trains_on_the_other_folds_and_tests_on_the_held_out_one() -> None:
-    task = ClipTask("t", "T", folds(range(3), "f{k}.tar"), "y", 10, 1)
+    task = ClipTask(name="t", formal_name="T", splits=folds(range(3), "f{k}.tar"), label="y", classes=10, weight=1)
     sets = {"f0.tar": embedding_set([0, 1]), "f1.tar": embedding_set([2]), "f2.tar": embedding_set([3, 4])}
     result = folds_of(task, sets)
     assert len(result) == 3
     (train, valid, test) = result[1]
-    assert sorted(train.targets(task).tolist()) == [0, 1, 3, 4]
-    assert valid.targets(task).tolist() == test.targets(task).tolist() == [2]
-    assert train.features.ravel().tolist() == train.targets(task).tolist()  # features stay aligned with targets
+    assert sorted(task.targets(train.metadata).tolist()) == [0, 1, 3, 4]
+    assert task.targets(valid.metadata).tolist() == task.targets(test.metadata).tolist() == [2]
+    assert train.features.ravel().tolist() == task.targets(train.metadata).tolist()  # features stay aligned with targets
 
 
 def test_train_valid_test_with_a_split_used_twice() -> None:
-    task = ClipTask("t", "T", splits("tr", "te", "te"), "y", 10, 1)
+    task = ClipTask(name="t", formal_name="T", splits=splits("tr", "te", "te"), label="y", classes=10, weight=1)
     (train, valid, test), = folds_of(task, {"tr*.tar": embedding_set([1, 2]), "te*.tar": embedding_set([3])})
-    assert train.targets(task).tolist() == [1, 2] and valid.targets(task).tolist() == test.targets(task).tolist() == [3]
+    assert task.targets(train.metadata).tolist() == [1, 2] and task.targets(valid.metadata).tolist() == task.targets(test.metadata).tolist() == [3]
 
 
 def result(task: str, method: str, score: float) -> TaskResult:
@@ -67,7 +67,7 @@ def test_the_table_shows_the_reference_difference_for_mlp_only() -> None:
 
 
 def test_bootstrap_interval_brackets_the_score_and_narrows_with_more_clips() -> None:
-    from pytest_xares.metrics import accuracy_outcome, bootstrap_interval
+    from pytest_xares.heads.metrics import accuracy_outcome, bootstrap_interval
 
     right = lambda correct: accuracy_outcome(np.asarray(correct), np.ones(len(correct)))  # noqa: E731
     few = [right([1, 0, 1, 1] * 10)]

@@ -17,9 +17,9 @@ import pytest
 import torch
 
 import pytest_xares
-from pytest_xares.checks import signal
+from pytest_xares.encoder.checks import signal
 from pytest_xares.encoder import EncoderSpec, load_class
-from pytest_xares.runtime import share_cores
+from pytest_xares.engine.runtime import share_cores
 
 # Read when transformers first loads, which no module does before these tests: nothing here may
 # reach the hub (every model is built from a config or saved to a temporary folder).

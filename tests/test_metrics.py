@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score
 
-from pytest_xares.metrics import (
+from pytest_xares.heads.metrics import (
     Outcome,
     average_precision,
     bootstrap_interval,

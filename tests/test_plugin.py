@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BANDS_ENCODER, MEL, encoder_file
+from pytest_xares.testing import BANDS_ENCODER, MEL, encoder_file
 
 
 def test_plugin_is_inert_without_an_encoder(pytester: pytest.Pytester) -> None:

@@ -7,8 +7,8 @@ import math
 
 import torch
 
-from pytest_xares.probes.linear import linear_head
-from pytest_xares.probes.train import TensorSamples, TrainConfig, cosine_rates, fit, one_thread, predict, seeded
+from pytest_xares.heads.linear import linear_head
+from pytest_xares.heads.train import TensorSamples, TrainConfig, cosine_rates, fit, one_thread, predict, seeded
 
 
 def reference_fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor],

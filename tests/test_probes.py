@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_xares.metrics import accuracy
-from pytest_xares.probes.knn import knn_predict
-from pytest_xares.probes.linear import linear_probe
-from pytest_xares.probes.train import TrainConfig
+from pytest_xares.heads.metrics import accuracy
+from pytest_xares.heads.knn import knn_predict
+from pytest_xares.heads.linear import linear_probe
+from pytest_xares.heads.train import TrainConfig
 
 
 def test_knn_uses_per_sample_cosine_so_vector_length_does_not_matter() -> None:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_xares.metrics import bootstrap_interval
-from pytest_xares.probes.retrieval import (
+from pytest_xares.heads.metrics import bootstrap_interval
+from pytest_xares.heads.retrieval import (
     INITIAL_LOGIT_SCALE,
     CaptionPairs,
     RetrievalHead,
@@ -22,9 +22,9 @@ from pytest_xares.probes.retrieval import (
     symmetric_infonce,
     train_retrieval,
 )
-from pytest_xares.probes.train import TrainConfig
+from pytest_xares.heads.train import TrainConfig
 from pytest_xares.task import Unavailable
-from pytest_xares.text import BERT_VOCAB_SIZE, WordTokenizer, bert_uncased
+from pytest_xares.task.text import BERT_VOCAB_SIZE, WordTokenizer, bert_uncased
 
 # Three clips with two captions each. Cosine similarities (rows: clips, columns: captions t0..t5):
 #   c0 [1, 0]    1     0     0   .981  1     0      -> t0 and t4 tie; t0 (lowest index) is c0's: hit

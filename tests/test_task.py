@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_xares.registry import load_tasks
+from pytest_xares.task.registry import load_tasks
 from pytest_xares.task import ClipTask, KFold, LabelError, TrainValidTest, folds, splits, vocabulary
 
 

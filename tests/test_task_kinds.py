@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_xares.encode import FrameWriter, frame_set
+from pytest_xares.embeddings.store import FrameWriter, frame_set
+from pytest_xares.tasks.demo.captions import caption_tokenizer
 from pytest_xares.task import (
     AsrTask, FrameTask, LabelError, MultiLabelTask, RegressionTask, RetrievalTask, folds, splits,
 )
@@ -86,13 +87,13 @@ def test_regression_targets_are_finite_numbers() -> None:
     for bad in ("high", None, float("nan"), True):
         with pytest.raises(LabelError):
             task.target({"accuracy": bad})
-    assert task.num_classes == 1 and task.methods == ("mlp",)
+    assert task.methods == ("mlp",)
 
 
 def test_captions_are_every_value_or_the_named_fields() -> None:
-    task = RetrievalTask(name="c", formal_name="C", splits=SPLITS, weight=1)
+    task = RetrievalTask(name="c", formal_name="C", splits=SPLITS, weight=1, tokenizer=caption_tokenizer)
     assert task.target({"caption_1": "a dog", "caption_2": "a cat"}) == ["a dog", "a cat"]
-    named = RetrievalTask(name="c", formal_name="C", splits=SPLITS, weight=1, captions=("caption_2",))
+    named = RetrievalTask(name="c", formal_name="C", splits=SPLITS, weight=1, captions=("caption_2",), tokenizer=caption_tokenizer)
     assert named.target({"caption_1": "a dog", "caption_2": "a cat"}) == ["a cat"]
     with pytest.raises(LabelError, match="caption_2"):
         named.target({"caption_1": "a dog"})
@@ -137,9 +138,9 @@ def test_a_frame_file_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
 def test_training_reports_every_epoch_to_the_progress_display() -> None:
     import torch
 
-    from pytest_xares.probes.linear import linear_head
-    from pytest_xares.probes.train import TensorSamples, TrainConfig, fit, seeded
-    from pytest_xares.progress import Progress
+    from pytest_xares.heads.linear import linear_head
+    from pytest_xares.heads.train import TensorSamples, TrainConfig, fit, seeded
+    from pytest_xares.engine.progress import Progress
 
     stream = io.StringIO()
     progress = Progress(stream, live=False, interval=0.0)

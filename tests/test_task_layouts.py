@@ -19,7 +19,7 @@ import pytest
 
 import pytest_xares
 from pytest_xares.data.shards import ShardSample, encode_audio, write_shard
-from pytest_xares.registry import load_tasks
+from pytest_xares.task.registry import load_tasks
 from pytest_xares.task import vocabulary
 
 Json = Callable[[np.random.Generator, int], Any]  # (rng, sample number) -> the sample's json

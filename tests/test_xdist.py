@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BANDS_ENCODER, encoder_file
+from pytest_xares.testing import BANDS_ENCODER, encoder_file
 
 
 def scores(path: Path) -> dict[tuple[str, str], float]:

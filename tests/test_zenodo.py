@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BANDS_ENCODER, encoder_file, write_tone_shard
+from pytest_xares.testing import BANDS_ENCODER, encoder_file, write_tone_shard
 from pytest_xares.data import zenodo as downloader
 from pytest_xares.data.fetch import VerifyError, ensure_task_data, verify_task_data
 from pytest_xares.data.records import RECORD_FILE, XARES_READY, read_record
 from pytest_xares.data.shards import MissingData
 from pytest_xares.data.transfer import Quiet
 from pytest_xares.data.zenodo import Backoff, DownloadError, Zenodo
-from pytest_xares.data.zenodo_server import Fault, ZenodoServer
-from pytest_xares.progress import Progress
-from pytest_xares.registry import load_tasks
+from pytest_xares.testing.zenodo_server import Fault, ZenodoServer
+from pytest_xares.engine.progress import Progress
+from pytest_xares.task.registry import load_tasks
 from pytest_xares.task import ClipTask, splits
 
 FILES = {f"part{i}.tar": os.urandom(150_000 + i) for i in range(3)}

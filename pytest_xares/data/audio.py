@@ -8,11 +8,13 @@ import numpy as np
 import soundfile
 import soxr
 
+from pytest_xares.errors import XaresError
+
 #: File extensions tried, in this order, for a sample's audio member.
 AUDIO_EXTENSIONS = ("flac", "wav", "mp3", "ogg", "opus", "aiff", "aif", "au")
 
 
-class AudioError(ValueError):
+class AudioError(XaresError, ValueError):
     """A clip cannot be decoded."""
 
 

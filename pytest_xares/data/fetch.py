@@ -22,10 +22,11 @@ from typing import Any
 from tabulate import tabulate
 
 from pytest_xares.data.records import RECORD_FILE, Record, RecordError, hash_file, read_record, write_record
-from pytest_xares.data.shards import DataError, MissingData, find_shards
+from pytest_xares.data.shards import find_shards
 from pytest_xares.data.transfer import Listener, Quiet, TransferMeter, human_bytes
 from pytest_xares.data.zenodo import DownloadError, Zenodo
-from pytest_xares.task import ClipTask
+from pytest_xares.errors import DataError, MissingData
+from pytest_xares.task import Task
 
 
 class VerifyError(DataError):
@@ -48,12 +49,12 @@ class DataOutcome:
         return asdict(self)
 
 
-def candidate_folders(task: ClipTask, data_dir: Path) -> list[Path]:
+def candidate_folders(task: Task, data_dir: Path) -> list[Path]:
     """Where the task's data may be: its data folder, then (X-ARES's layout) the folder of its name."""
     return list(dict.fromkeys((data_dir / task.data_folder, data_dir / task.name)))
 
 
-def ensure_task_data(task: ClipTask, data_dir: Path, zenodo: Zenodo | None) -> DataOutcome:
+def ensure_task_data(task: Task, data_dir: Path, zenodo: Zenodo | None) -> DataOutcome:
     """Find the task's complete data, or fetch its record (``zenodo=None``: offline, never).
 
     Raises ``MissingData`` saying what is missing and what to do, ``DownloadError`` when a fetch fails.
@@ -80,7 +81,7 @@ def ensure_task_data(task: ClipTask, data_dir: Path, zenodo: Zenodo | None) -> D
     return DataOutcome(task.name, str(home), state, task.record, fetched.files, fetched.bytes, _since(started))
 
 
-def verify_task_data(task: ClipTask, data_dir: Path, zenodo: Zenodo | None, listener: Listener | None = None) -> DataOutcome:
+def verify_task_data(task: Task, data_dir: Path, zenodo: Zenodo | None, listener: Listener | None = None) -> DataOutcome:
     """Check every file of the task's record by size and md5; raises ``VerifyError`` naming the bad ones.
 
     Without metadata in the folder it is fetched (unless offline) and kept once everything matched.
@@ -118,7 +119,7 @@ def verify_task_data(task: ClipTask, data_dir: Path, zenodo: Zenodo | None, list
     return DataOutcome(task.name, str(folder), "verified", record.id, len(record.files), meter.done, _since(started))
 
 
-def is_complete(task: ClipTask, folder: Path) -> bool:
+def is_complete(task: Task, folder: Path) -> bool:
     """Every file of the record kept in ``folder`` is there, or (without metadata) every split has shards."""
     record = read_record(folder)
     if record is not None and record.id in (None, task.record):
@@ -131,7 +132,7 @@ def is_complete(task: ClipTask, folder: Path) -> bool:
     return True
 
 
-def describe_missing(task: ClipTask, folder: Path) -> str:
+def describe_missing(task: Task, folder: Path) -> str:
     """Which files (when the record's metadata is known) or which splits are missing."""
     record = read_record(folder)
     if record is not None:
@@ -164,7 +165,7 @@ def summary(outcomes: list[dict[str, Any]]) -> str:
     return tabulate(rows, headers=["task", "state", "record", "files", "bytes", "time", "folder"], tablefmt="github") + total
 
 
-def _metadata_for(task: ClipTask, folder: Path, zenodo: Zenodo | None) -> dict[str, Any]:
+def _metadata_for(task: Task, folder: Path, zenodo: Zenodo | None) -> dict[str, Any]:
     if task.record is None:
         kind = "a private task" if task.private else "a task without a Zenodo record"
         raise MissingData(f"{task.formal_name}: no checksums to verify {folder} against ({kind}, no {RECORD_FILE})")

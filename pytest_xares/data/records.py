@@ -10,18 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_xares.errors import XaresError
+from pytest_xares.files import write_atomic
 
 RECORD_FILE = "zenodo-record.json"
 #: The empty file X-ARES leaves in a task folder once its download is done; written here too.
 XARES_READY = ".audio_tar_ready"
 
 
-class RecordError(ValueError):
+class RecordError(XaresError, ValueError):
     """Record metadata that cannot be used (no file list, no md5, an unsafe file name)."""
 
 
@@ -83,7 +85,8 @@ def safe_name(key: Any) -> bool:
 
 
 def read_record(folder: Path) -> Record | None:
-    """The record kept in ``folder``, or ``None`` when there is none (or it is unreadable)."""
+    """The record kept in ``folder``, or ``None`` when there is none (or it is unreadable): the
+    one reader of ``zenodo-record.json``."""
     try:
         return Record.parse(json.loads((folder / RECORD_FILE).read_text("utf-8")))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecordError):
@@ -92,23 +95,13 @@ def read_record(folder: Path) -> Record | None:
 
 def record_checksums(folder: Path) -> dict[str, str]:
     """File name → ``md5:<hex>`` from the record metadata kept in ``folder`` (empty if none)."""
-    try:
-        record = json.loads((folder / RECORD_FILE).read_text("utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return {}
-    return {f["key"]: f["checksum"] for f in record.get("files", ()) if "key" in f and "checksum" in f}
+    record = read_record(folder)
+    return {} if record is None else {f.key: f"md5:{f.md5}" for f in record.files}
 
 
 def write_record(folder: Path, record: dict[str, Any]) -> None:
     """Keep the metadata beside the files, written whole or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{RECORD_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, indent=1))
-        os.replace(tmp, folder / RECORD_FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(folder / RECORD_FILE, json.dumps(record, indent=1), option="--xares-data-dir")
 
 
 def hash_file(path: Path, on_bytes: Callable[[int], None] = lambda n: None, chunk: int = 1 << 20) -> Any:

@@ -1,6 +1,6 @@
 """A task's WebDataset shards: ``<key>.<audio ext>`` plus ``<key>.json`` per sample.
 
-Reading serves every run; writing serves the demo suite and tests."""
+The one reader (every run) and the one writer (the demo suite's synthesis, tests, benchmarks)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,9 @@ import soundfile
 import webdataset
 
 from pytest_xares.data.audio import AUDIO_EXTENSIONS
+from pytest_xares.errors import DataError, MissingData
 
-
-class DataError(RuntimeError):
-    """The task's data is missing, unreadable or malformed; the message names the file and key."""
-
-
-class MissingData(DataError):
-    """A split has no shards where they are expected."""
+__all__ = ["DataError", "MissingData", "RawSample", "ShardSample", "encode_audio", "find_shards", "iter_samples", "write_shard"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,8 @@ class ShardSample:
 
 
 def write_shard(path: Path, samples: list[ShardSample]) -> None:
-    """Write a WebDataset tar shard, byte for byte the same for the same samples."""
+    """Write a WebDataset tar shard, byte for byte the same for the same samples (members carry
+    no time, owner or group)."""
     with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
         for sample in samples:
             _add_member(tar, f"{sample.key}.{sample.extension}", sample.audio)
@@ -107,6 +103,7 @@ def write_shard(path: Path, samples: list[ShardSample]) -> None:
 def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = len(data), 0, 0o644
+    info.uid, info.gid, info.uname, info.gname = 0, 0, "", ""
     tar.addfile(info, io.BytesIO(data))
 
 

@@ -36,10 +36,10 @@ from typing import Any, TypeVar
 import filelock
 
 from pytest_xares import __version__
-from pytest_xares.cache import disk_advice
 from pytest_xares.data.records import RECORD_FILE, XARES_READY, Record, RecordError, RecordFile, hash_file, read_record, write_record
-from pytest_xares.data.shards import MissingData
 from pytest_xares.data.transfer import Listener, Quiet, TransferMeter, duration, human_bytes
+from pytest_xares.errors import MissingData, StorageError
+from pytest_xares.files import disk_advice
 
 USER_AGENT = f"pytest-xares/{__version__}"
 CHUNK = 1 << 20
@@ -411,3 +411,5 @@ def _disk(action: Callable[[], T], path: Path) -> T:
     except OSError as error:
         advice = disk_advice(error, "--xares-data-dir")
         raise DownloadError(f"cannot write {path}: {error.strerror or error}; {advice}") from error
+    except StorageError as error:  # from the atomic writer, with the same advice
+        raise DownloadError(str(error)) from error

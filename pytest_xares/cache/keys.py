@@ -1,0 +1,41 @@
+"""Every cache key, in one place: what an entry depends on is written here and nowhere else.
+
+A key is a digest of the content: the encoder's fingerprint, the task definition, the data's
+checksums, the protocol version, the seed and every option that changes a result. Change any of
+them and the entry is not found, so a stale one is never used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_xares.data.records import content_id, record_checksums
+from pytest_xares.hashing import digest
+from pytest_xares.task import Task
+
+#: Bumped whenever a change to the engine changes a score; it is part of every cache key.
+PROTOCOL_VERSION = "2"
+
+
+def embedding_key(encoder_fingerprint: str, task: Task, pattern: str, shards: list[Path], frames: bool) -> str:
+    """The embeddings of one split's shards: pooled, or (``frames``) every frame as well.
+
+    Entries with frames are other entries; pooled ones keep the keys they always had."""
+    return digest(
+        "embeddings", PROTOCOL_VERSION, encoder_fingerprint, task.name, pattern, task.crop_seconds,
+        *(("frames",) if frames else ()),
+        content_id(shards, record_checksums(shards[0].parent)),
+    )
+
+
+def result_key(embedding_keys: Mapping[str, str], task: Task, method: str, seed: int, options: Mapping[str, Any]) -> str:
+    """A task's score by one method, from the embeddings of its splits; ``options`` are the
+    head's settings that change the score (the ASR task's language model)."""
+    return digest(PROTOCOL_VERSION, dict(embedding_keys), task.fingerprint(), method, seed, dict(options))
+
+
+def check_key(encoder_fingerprint: str, device_type: str) -> str:
+    """An encoder check's verdict for an encoder on a kind of device."""
+    return digest(PROTOCOL_VERSION, encoder_fingerprint, device_type)

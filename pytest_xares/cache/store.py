@@ -1,0 +1,76 @@
+"""The content-keyed store of embeddings, scores and encoder checks.
+
+Every entry lives at a path derived from a key (``pytest_xares.cache.keys``) of everything that
+determines it, so a changed encoder, task, data file, seed or engine never finds a stale entry.
+Entries are written through ``pytest_xares.files.write_atomic``, so a killed run leaves either the
+old state or the complete new entry, never half of one; a file lock beside each entry makes
+concurrent workers and runs compute it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import filelock
+import numpy as np
+
+from pytest_xares.files import make_folder, write_atomic
+
+T = TypeVar("T")
+
+
+class Cache:
+    """Files under one root: ``embeddings/<task>/<key>.npz`` (and ``.f16`` frames),
+    ``results/<task>/<key>.json``, ``checks/<check>/<key>.json``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, kind: str, group: str, key: str, suffix: str) -> Path:
+        return self.root / kind / group / f"{key}{suffix}"
+
+    @contextlib.contextmanager
+    def locked(self, path: Path) -> Iterator[None]:
+        """Hold the lock of one entry; other processes wanting the same entry wait here."""
+        make_folder(path.parent)
+        with filelock.FileLock(str(path) + ".lock"):
+            yield
+
+    def get_or_create(self, path: Path, load: Callable[[Path], T], create: Callable[[Path], T]) -> tuple[T, bool]:
+        """Load the entry at ``path``, or create it under its lock; returns (value, was cached).
+
+        ``create`` receives the final path and must write it through ``write_atomic``.
+        """
+        if path.exists():
+            return load(path), True
+        with self.locked(path):
+            if path.exists():  # another process finished it while we waited
+                return load(path), True
+            return create(path), False
+
+    def read_json(self, path: Path) -> Any | None:
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None  # not written by us (renames are atomic): ignore it and recompute
+
+    def write_json(self, path: Path, value: Any) -> None:
+        write_atomic(path, json.dumps(value, indent=1, sort_keys=True))
+
+    def bytes_stored(self, paths: list[Path]) -> int:
+        return sum(p.stat().st_size for p in paths if p.exists())
+
+
+def save_arrays(path: Path, **arrays: np.ndarray) -> None:
+    write_atomic(path, lambda handle: np.savez(handle, **arrays))
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}

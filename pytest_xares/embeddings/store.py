@@ -1,0 +1,123 @@
+"""The embeddings entry of one split in the cache, and its format.
+
+A pooled entry is one ``.npz``: ``features`` [samples, output_dim] float32, ``keys`` and the
+samples' json ``metadata``. A task whose head needs every frame (``heads.<kind>.FRAMES``) also has
+a ``.f16`` file beside it, the frames written float16 as the encoder produces them, one row after
+another, and the ``.npz`` holds where each sample's rows are (``starts``, ``lengths``) and the
+file's ``shape``; it is written last, so it marks the entry complete. The frames are read back
+memory-mapped and never held in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from pytest_xares.cache.keys import embedding_key
+from pytest_xares.cache.store import Cache, load_arrays, save_arrays
+from pytest_xares.embeddings.encode import EncodeStats, clips, encode
+from pytest_xares.embeddings.sets import EmbeddingSet, FrameSet, Split
+from pytest_xares.encoder import LoadedEncoder
+from pytest_xares.files import write_atomic
+from pytest_xares.task import Task
+
+
+class FrameWriter:
+    """Writes frame embeddings as they come, float16, to a file of raw rows; what is written is
+    never held in memory. ``frame_set`` reads the file back memory-mapped, in sample order."""
+
+    def __init__(self, handle: BinaryIO, hop_seconds: float) -> None:
+        self.handle = handle
+        self.hop_seconds = hop_seconds
+        self.rows = 0
+        self.dim: int | None = None
+        self.placed: dict[int, tuple[int, int]] = {}  # sample index → (first row, rows)
+
+    def write(self, index: int, frames: np.ndarray) -> None:
+        self.dim = frames.shape[1]
+        self.handle.write(np.ascontiguousarray(frames, dtype=np.float16).tobytes())
+        self.placed[index] = (self.rows, len(frames))
+        self.rows += len(frames)
+
+    def index(self, order: list[int]) -> dict[str, np.ndarray]:
+        """Where each sample's rows are, in sample order, for ``frame_set``."""
+        return {
+            "starts": np.array([self.placed[i][0] for i in order], dtype=np.int64),
+            "lengths": np.array([self.placed[i][1] for i in order], dtype=np.int64),
+            "shape": np.array([self.rows, self.dim or 0], dtype=np.int64),
+            "hop_seconds": np.array(self.hop_seconds),
+        }
+
+
+def frame_set(rows: Path, index: dict[str, np.ndarray], keys: list[str], metadata: list[Any]) -> FrameSet:
+    """The frames written by a ``FrameWriter`` to ``rows``, memory-mapped read-only."""
+    total, dim = (int(n) for n in index["shape"])
+    expected = total * dim * 2
+    if rows.stat().st_size != expected:
+        raise ValueError(f"{rows} holds {rows.stat().st_size} bytes, not the {expected} its index says")
+    frames = np.memmap(rows, dtype=np.float16, mode="r", shape=(total, dim)) if total else np.zeros((0, dim), np.float16)
+    return FrameSet(frames, index["starts"], index["lengths"], keys, metadata, float(index["hop_seconds"]))
+
+
+def pooled_arrays(pooled: EmbeddingSet) -> dict[str, np.ndarray]:
+    return {
+        "features": pooled.features,
+        "keys": np.array(pooled.keys, dtype=str),
+        "metadata": np.array(json.dumps(pooled.metadata)),
+    }
+
+
+def pooled_set(arrays: dict[str, np.ndarray]) -> EmbeddingSet:
+    return EmbeddingSet(arrays["features"], arrays["keys"].tolist(), json.loads(str(arrays["metadata"])))
+
+
+def embeddings(
+    cache: Cache, loaded: LoadedEncoder, task: Task, pattern: str, shards: list[Path], frames: bool, batch_size: int,
+    progress: Callable[[EncodeStats], None] | None = None,
+) -> tuple[Split, EncodeStats | None, list[Path]]:
+    """The embeddings of one split, from the cache or encoded now (once across processes): pooled
+    (an ``EmbeddingSet``) or, with ``frames``, every frame (a ``FrameSet``, whose rows stay on disk,
+    memory-mapped). Returns them, what encoding them cost (``None`` when cached) and the entry's files."""
+    key = embedding_key(loaded.fingerprint, task, pattern, shards, frames)
+    path = cache.path("embeddings", task.name, key, ".npz")
+    rows_path = path.with_suffix(".f16")
+    made: list[EncodeStats] = []
+    report = progress or (lambda stats: None)
+
+    def create(target: Path) -> Split:
+        source = clips(task, shards, loaded.module.sampling_rate)
+        index: dict[str, np.ndarray] = {}
+        if frames:
+            encoded: list[tuple[EmbeddingSet, EncodeStats, FrameWriter]] = []
+
+            def write_rows(handle: BinaryIO) -> None:
+                writer = FrameWriter(handle, loaded.module.hop_size_in_ms / 1000)
+                encoded.append((*encode(loaded.module, loaded.device, source, batch_size, report, frames=writer), writer))
+
+            write_atomic(rows_path, write_rows)
+            ((result, stats, writer),) = encoded
+            index = writer.index(order=list(range(len(result.keys))))
+        else:
+            result, stats = encode(loaded.module, loaded.device, source, batch_size, report)
+        save_arrays(target, **pooled_arrays(result), **index)  # the index last: it marks the entry complete
+        made.append(stats)
+        return frame_set(rows_path, index, result.keys, result.metadata) if frames else result
+
+    def load(target: Path) -> Split:
+        try:
+            arrays = load_arrays(target)
+            pooled = pooled_set(arrays)
+            return frame_set(rows_path, arrays, pooled.keys, pooled.metadata) if frames else pooled
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            # Not something this package wrote whole (renames are atomic): replace it.
+            with cache.locked(target):
+                target.unlink(missing_ok=True)
+                return create(target)
+
+    value, _ = cache.get_or_create(path, load, create)
+    return value, (made[0] if made else None), [path, rows_path] if frames else [path]

@@ -1,0 +1,109 @@
+"""One task with one method, from data through cached embeddings to a (cached) score."""
+
+from __future__ import annotations
+
+import time
+
+
+import numpy as np
+
+from pytest_xares.cache.keys import embedding_key, result_key
+from pytest_xares.cache.store import Cache
+from pytest_xares.data.prepare import prepare_data
+from pytest_xares.data.zenodo import Zenodo
+from pytest_xares.embeddings.sets import EmbeddingSet, Split
+from pytest_xares.embeddings.store import embeddings
+from pytest_xares.encoder import LoadedEncoder
+from pytest_xares.engine.progress import Progress
+from pytest_xares.heads import Fold, check_available, head_options, stores_frames, train_and_score
+from pytest_xares.heads.metrics import bootstrap_interval
+from pytest_xares.heads.train import TrainConfig
+from pytest_xares.results.scores import TaskResult
+from pytest_xares.settings import Settings
+from pytest_xares.task import KFold, Task
+
+
+def folds_of(task: Task, sets: dict[str, Split]) -> list[tuple[Split, Split, Split]]:
+    """(train, valid, test) per fold: k-fold holds each fold out once as validation and test."""
+    if isinstance(task.splits, KFold):
+        result: list[tuple[Split, Split, Split]] = []
+        for held_out in task.splits.folds:
+            rest = [sets[p] for p in task.splits.folds if p != held_out]
+            train = EmbeddingSet.concatenate([s for s in rest if isinstance(s, EmbeddingSet)])
+            result.append((train, sets[held_out], sets[held_out]))
+        return result
+    s = task.splits
+    return [(sets[s.train], sets[s.valid], sets[s.test])]
+
+
+def evaluate(
+    task: Task, method: str, loaded: LoadedEncoder, cache: Cache, settings: Settings, progress: Progress | None = None,
+    zenodo: Zenodo | None = None,
+) -> TaskResult:
+    """The score of ``task`` with ``method``; reuses cached embeddings and scores when nothing changed.
+
+    Absent data is fetched from ``zenodo`` (``None``: offline)."""
+    started = time.perf_counter()
+    shards = prepare_data(task, settings.data_dir, zenodo)
+    data_seconds = time.perf_counter() - started
+    frames = stores_frames(task)
+    keys = {p: embedding_key(loaded.fingerprint, task, p, s, frames) for p, s in shards.items()}
+    options = head_options(task, method, settings)
+    result_path = cache.path("results", task.name, result_key(keys, task, method, settings.seed, options), ".json")
+    cached = cache.read_json(result_path)
+    if cached is not None:
+        return TaskResult.from_dict({**cached, "cached": True})
+
+    offline = zenodo is None
+    check_available(task, method, options, offline)
+    sets: dict[str, Split] = {}
+    encode_seconds, paths, encoded = 0.0, [], {}
+    for pattern, files in shards.items():
+        t0 = time.perf_counter()
+        report = None if progress is None else progress.encoding(f"{task.name} {pattern}")
+        sets[pattern], stats, stored = embeddings(cache, loaded, task, pattern, files, frames, settings.batch_size, report)
+        encode_seconds += time.perf_counter() - t0
+        paths += stored
+        if stats is not None:  # encoded here, not read from the cache
+            encoded[pattern] = {"clips": stats.clips, "audio_s": round(stats.audio_seconds, 2), "forward_s": round(stats.forward_seconds, 3)}
+
+    t0 = time.perf_counter()
+    epochs = None if progress is None else progress.epochs(f"{task.name} {method}", task.epochs)
+    config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, settings.seed, report=epochs)
+    outcomes, details, samples = [], [], {"train": 0, "test": 0}
+    for train, valid, test in folds_of(task, sets):
+        outcome, detail = train_and_score(method, Fold(task, train, valid, test, config, loaded.device, options, offline))
+        outcomes.append(outcome)
+        details.append(detail)
+        samples["train"] += len(train.keys)
+        samples["test"] += len(test.keys)
+    probe_seconds = time.perf_counter() - t0
+    fold_scores = [o.score for o in outcomes]
+    extra = {name: float(np.mean([o.extra[name] for o in outcomes])) for name in outcomes[0].extra}
+
+    result = TaskResult(
+        task=task.name,
+        method=method,
+        metric=task.metric,
+        score=float(np.mean(fold_scores)),
+        fold_scores=fold_scores,
+        interval=bootstrap_interval(outcomes, settings.seed),
+        samples=samples,
+        seconds={
+            "data": round(data_seconds, 3),
+            "encode": round(encode_seconds, 3),
+            "probe": round(probe_seconds, 3),
+            "total": round(time.perf_counter() - started, 3),
+        },
+        bytes_stored=cache.bytes_stored(paths),
+        encoder_fingerprint=loaded.fingerprint,
+        device=str(loaded.device),
+        seed=settings.seed,
+        extra=extra,
+        details={"encoded": encoded, **({"folds": details} if any(details) else {})},
+    )
+    cache.write_json(result_path, result.to_dict())
+    return result
+
+
+

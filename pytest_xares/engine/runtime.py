@@ -1,0 +1,178 @@
+"""Per-process state of a run: the encoder (built once, lazily) and its check results.
+
+Exactly the processes that run items build an encoder: each xdist worker, or the single process
+without xdist; never an xdist controller, and never at collection.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import gc
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from pytest_xares.cache.keys import check_key
+from pytest_xares.cache.store import Cache
+from pytest_xares.data.transfer import Listener
+from pytest_xares.data.zenodo import Zenodo
+from pytest_xares.encoder import EncoderError, LoadedEncoder, build, checks
+from pytest_xares.encoder.fingerprint import fingerprint
+from pytest_xares.engine.evaluate import evaluate
+from pytest_xares.engine.progress import Progress
+from pytest_xares.heads import stores_frames
+from pytest_xares.results.scores import TaskResult
+from pytest_xares.settings import Settings
+from pytest_xares.task import Task
+
+LOAD_CHECK = "loads"
+CHECK_NAMES = (LOAD_CHECK, *checks.CHECKS)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    outcome: str  # "passed", "failed" or "skipped"
+    message: str = ""
+    seconds: float = 0.0
+
+
+def worker_index() -> tuple[int, int]:
+    """(this worker's index, number of workers): (0, 1) without xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return (int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0), max(count, 1)
+
+
+def choose_device(requested: str) -> torch.device:
+    """``auto``: worker K takes GPU K mod count when there are GPUs, else the CPU."""
+    if requested != "auto":
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda", worker_index()[0] % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def share_cores() -> None:
+    """Give each xdist worker its share of the cores, so N workers do not oversubscribe them."""
+    index, count = worker_index()
+    if count > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // count))
+
+
+def data_source(settings: Settings, listener: Listener) -> Zenodo | None:
+    """Where absent task data is fetched from: the Zenodo server or mirror, or nowhere when offline."""
+    return None if settings.offline else Zenodo(settings.zenodo_url, listener)
+
+
+@functools.cache
+def exit_without_collecting() -> None:
+    """Let this process exit without the interpreter's final garbage collections.
+
+    Once torch is loaded they walk its 200 000 objects for up to a second at every exit, longer
+    than a warm run spends on its items. The memory goes back with the process either way;
+    ``gc.freeze`` in an exit handler only tells the collector to leave it alone.
+    """
+    atexit.register(gc.freeze)
+
+
+class Runtime:
+    """The encoder of this process and the engine's verbs on it, for the plugin and the Python API.
+
+    ``encoder`` is an already built module (the Python API); without it the module is built
+    from ``settings.encoder`` on first use.
+    """
+
+    def __init__(self, settings: Settings, progress: Progress, encoder: torch.nn.Module | None = None) -> None:
+        assert encoder is not None or settings.encoder is not None
+        self.settings = settings
+        self.given = encoder
+        self.cache = Cache(settings.cache_dir)
+        self.progress = progress
+        self.zenodo = data_source(settings, progress)
+        self._loaded: LoadedEncoder | None = None
+        self._load_error: str | None = None
+        self._checks: dict[str, CheckResult] = {}
+
+    def encoder(self) -> LoadedEncoder:
+        """The built encoder in eval mode on this process's device; raises ``EncoderError``."""
+        if self._loaded is None and self._load_error is None:
+            try:
+                self._loaded = self._build()
+            except EncoderError as error:
+                self._load_error = str(error)
+        if self._load_error is not None:
+            raise EncoderError(self._load_error)
+        assert self._loaded is not None
+        return self._loaded
+
+    def _build(self) -> LoadedEncoder:
+        exit_without_collecting()
+        module = self.given if self.given is not None else build(self.settings.encoder)
+        device = choose_device(self.settings.device)
+        if not isinstance(module, torch.nn.Module):
+            return LoadedEncoder(module, "", device)  # the is_module check reports it
+        fp = fingerprint(module)
+        try:
+            module = module.eval().to(device)
+        except Exception as error:  # a CUDA error, an odd override of .to()
+            raise EncoderError(f"moving the encoder to {device} raised {type(error).__name__}: {error}") from error
+        return LoadedEncoder(module, fp, device)
+
+    def check(self, name: str) -> CheckResult:
+        """The verdict of one interface check, computed once per encoder and cached on disk."""
+        if name not in self._checks:
+            self._checks[name] = self._run_check(name)
+        return self._checks[name]
+
+    def _run_check(self, name: str) -> CheckResult:
+        try:
+            loaded = self.encoder()
+        except EncoderError as error:
+            if name == LOAD_CHECK:
+                return CheckResult("failed", str(error))
+            return CheckResult("skipped", f"the encoder did not load: {error}")
+        if name == LOAD_CHECK:
+            return CheckResult("passed")
+        check = checks.CHECKS[name]
+        for needed in check.needs:
+            if self.check(needed).outcome != "passed":
+                return CheckResult("skipped", f"needs the {needed!r} check, which did not pass")
+        path = self.cache.path("checks", name, check_key(loaded.fingerprint, loaded.device.type), ".json")
+        result, _ = self.cache.get_or_create(
+            path, lambda p: CheckResult(**self.cache.read_json(p)), lambda p: self._compute_check(check, loaded, p)
+        )
+        return result
+
+    def _compute_check(self, check: checks.Check, loaded: LoadedEncoder, path: Path) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            check.run(loaded.module, loaded.device)
+            result = CheckResult("passed", seconds=time.perf_counter() - started)
+        except checks.CheckFailure as failure:
+            result = CheckResult("failed", str(failure), time.perf_counter() - started)
+        if loaded.fingerprint:
+            self.cache.write_json(path, asdict(result))
+        return result
+
+    def evaluate(self, task: Task, method: str) -> TaskResult:
+        try:
+            return evaluate(task, method, self.encoder(), self.cache, self.settings, self.progress, self.zenodo)
+        finally:
+            self.progress.close()
+
+    def gate(self, task: Task | None = None) -> str | None:
+        """Why task items (of ``task``) cannot run (a gating check did not pass), or ``None``.
+
+        A frame-level or speech task also needs a correct hop: its targets are placed on the
+        frames by ``hop_size_in_ms``. Mean pooling does not care, so clip tasks run without it."""
+        for name in CHECK_NAMES:
+            gating = checks.CHECKS[name].gating if name != LOAD_CHECK else True
+            if gating or (name == "hop_size" and task is not None and stores_frames(task)):
+                result = self.check(name)
+                if result.outcome != "passed":
+                    return f"encoder check {name!r} did not pass: {result.message}"
+        return None

@@ -1,0 +1,422 @@
+"""The ASR head (X-ARES "LibriSpeech-100h"): a trainable SwiGLU adapter under a frozen causal LM.
+
+Every encoder frame is mapped by the adapter to one input embedding of the language model, which
+reads ``[adapted frames] [separator] [transcript] [eos]``; the adapter alone is trained, with
+cross-entropy on the transcript's tokens and eos, by the loop every head shares (``train.fit``).
+Test transcripts come from greedy decoding with a repetition penalty, stopping at eos.
+
+Choices the protocol leaves open:
+
+- Validation score: the teacher-forced loss on the validation split, negated (token-weighted
+  mean). Greedy decoding of the whole split after every epoch would cost more than the training.
+- Padding: for training every row is ``frames + prompt`` right-padded to the batch's longest
+  (positions count from 0 at the first frame, as they do when decoding); for decoding the prefix
+  ``frames + separator`` is left-padded, with position ids counted over real tokens only, so all
+  rows of a batch emit their next token from the same column. Decoding is batched.
+- Separator: the tokenizer's bos if it has one, else the tokens of a newline (Qwen2.5 has no
+  bos), else eos.
+- Precision: on a GPU with bf16 the LM's weights are bf16 and the forward runs under bf16
+  autocast; elsewhere everything is float32 (fp16 would need loss scaling to train the adapter).
+- Memory: logits are computed only where a token is scored (the LM's vocabulary is 150k wide),
+  frames are read from the (possibly memory-mapped) ``FrameSet`` one batch at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from pytest_xares.embeddings.sets import FrameSet
+from pytest_xares.heads import metrics
+from pytest_xares.heads.linear import logged
+from pytest_xares.heads.train import TrainConfig, TrainLog, fit, seeded
+from pytest_xares.errors import Unavailable
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from pytest_xares.heads import Fold
+    from pytest_xares.task import AsrTask
+
+#: The adapter reads every frame's embedding (stored float16, memory-mapped).
+FRAMES = True
+#: Settings that change the score, by their name in the result key: ``--xares-asr-lm``.
+SETTINGS = {"lm": "asr_lm"}
+
+
+#: ``cross_entropy``'s ignore index: the label of audio frames, separator and padding.
+IGNORE = -100
+#: The adapter's hidden width as a multiple of the LM's embedding size (1792 for Qwen2.5-0.5B:
+#: about 3 M parameters on 768-dim frames).
+ADAPTER_WIDTH = 2
+#: The protocol's language model.
+DEFAULT_LM = "Qwen/Qwen2.5-0.5B"
+
+
+def load_language_model(lm: str, device: torch.device, offline: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The causal LM ``lm`` (a hub name or a local directory) and its tokenizer, frozen in eval
+    mode on ``device`` (bf16 weights on a GPU that has bf16). Raises ``Unavailable``, saying what
+    to do, when transformers is not installed or the model cannot be loaded (``offline``: from
+    the local Hugging Face cache only)."""
+    transformers, tokenizer = _tokenizer(lm, offline)
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(lm, local_files_only=offline)
+    except (OSError, ValueError) as error:  # not downloaded, no network, not a model directory
+        raise Unavailable(_cannot_load(lm, error)) from None
+    model.to(device=device, dtype=torch.bfloat16 if _bf16(device) else torch.float32)
+    return model.eval().requires_grad_(False), tokenizer
+
+
+def check_language_model(lm: str, offline: bool = False) -> None:
+    """Raise ``Unavailable`` unless ``lm`` can be loaded: its tokenizer and configuration, cheaply,
+    before hours of audio are encoded for it."""
+    transformers, _ = _tokenizer(lm, offline)
+    try:
+        transformers.AutoConfig.from_pretrained(lm, local_files_only=offline)
+    except (OSError, ValueError) as error:
+        raise Unavailable(_cannot_load(lm, error)) from None
+
+
+def _tokenizer(lm: str, offline: bool) -> tuple[Any, PreTrainedTokenizerBase]:
+    try:
+        import transformers
+    except ImportError:
+        raise Unavailable("the ASR task needs transformers: pip install 'pytest-xares[asr]'") from None
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(lm, local_files_only=offline)
+    except (OSError, ValueError) as error:  # not downloaded, no network, not a model directory
+        raise Unavailable(_cannot_load(lm, error)) from None
+    if tokenizer.eos_token_id is None:
+        raise Unavailable(f"the ASR language model {lm!r} has no eos token to end a transcript; point --xares-asr-lm at a causal LM whose tokenizer has one")
+    return transformers, tokenizer
+
+
+def _cannot_load(lm: str, error: Exception) -> str:
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    local = Path(lm).expanduser()
+    if local.is_dir():
+        what, example = f"{lm} does not hold a causal LM and its tokenizer (as save_pretrained writes them)", DEFAULT_LM
+    elif lm.startswith(("/", ".", "~")) or local.exists():
+        what, example = f"{lm} is not a directory", DEFAULT_LM
+    else:
+        what, example = "it is not downloaded and cannot be fetched from here", lm
+    return (
+        f"cannot load the ASR language model {lm!r}: {what}. Download it once while online, e.g. with "
+        f"`hf download {example}` (`huggingface-cli download {example}` with huggingface_hub < 1.0), or point "
+        f"--xares-asr-lm at a local copy ({reason})"
+    )
+
+
+def _bf16(device: torch.device) -> bool:
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+class SwiGLUAdapter(torch.nn.Module):
+    """``W2(silu(W1 x) * W3 x)``: one encoder frame (``dim``) to one LM input embedding (``out``)."""
+
+    def __init__(self, dim: int, hidden: int, out: int) -> None:
+        super().__init__()
+        self.gate = torch.nn.Linear(dim, hidden, bias=False)
+        self.up = torch.nn.Linear(dim, hidden, bias=False)
+        self.down = torch.nn.Linear(hidden, out, bias=False)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.down(torch.nn.functional.silu(self.gate(frames)) * self.up(frames))
+
+
+@dataclass(frozen=True)
+class SpeechBatch:
+    """One batch: row ``i`` is ``frames[i, :frame_lengths[i]]`` then ``tokens[i, :token_lengths[i]]``
+    (separator, transcript, eos), and ``labels[i, p]`` is the token at position ``p`` of that row
+    where it is scored, ``IGNORE`` elsewhere."""
+
+    frames: torch.Tensor  # [B, T, D] float32, zero-padded
+    frame_lengths: list[int]
+    tokens: torch.Tensor  # [B, M] int64, padded with eos
+    token_lengths: list[int]
+    labels: torch.Tensor  # [B, L] int64, L = max(frame_lengths[i] + token_lengths[i])
+
+
+class SpeechLM(torch.nn.Module):
+    """The adapter under the frozen LM. ``forward(batch)`` gives the logits of every scored next
+    token (``next_labels(batch.labels)``), float32 ``[scored tokens, vocabulary]``."""
+
+    def __init__(self, adapter: SwiGLUAdapter, lm: PreTrainedModel, separator: Sequence[int], eos: int) -> None:
+        super().__init__()
+        self.adapter = adapter
+        self.lm = lm.eval().requires_grad_(False)
+        self.separator = list(separator)
+        self.eos = eos
+
+    def train(self, mode: bool = True) -> SpeechLM:
+        super().train(mode)
+        self.lm.eval()  # frozen, so no dropout even while the adapter trains
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return self.lm.get_input_embeddings().weight.device
+
+    def forward(self, batch: SpeechBatch) -> torch.Tensor:
+        with self._precision():
+            embeds, mask = self._training_inputs(batch)
+            hidden = self.lm.base_model(inputs_embeds=embeds, attention_mask=mask, use_cache=False).last_hidden_state
+            scored = batch.labels[:, 1:] != IGNORE
+            return self.lm.get_output_embeddings()(hidden[:, :-1][scored]).float()
+
+    @torch.inference_mode()
+    def greedy(self, frames: torch.Tensor, frame_lengths: list[int], max_new_tokens: int, repetition_penalty: float) -> list[list[int]]:
+        """Greedy continuations (without eos) of each row's frames and separator, at most
+        ``max_new_tokens`` tokens each, decoded together with a KV cache. The repetition penalty
+        applies to the tokens generated so far (the prefix has no tokens but the separator: so
+        does transformers' ``generate`` given ``inputs_embeds``)."""
+        rows = torch.arange(len(frame_lengths), device=self.device)
+        done = torch.zeros(len(rows), dtype=torch.bool, device=self.device)
+        generated: list[torch.Tensor] = []
+        seen: torch.Tensor | None = None
+        cache, cache_name = None, _cache_argument(self.lm.base_model)
+        with self._precision():
+            embeds, mask = self._prefix(frames, frame_lengths)
+            positions = (mask.cumsum(1) - 1).clamp(min=0)
+            next_position = mask.sum(1, keepdim=True)
+            for _ in range(max_new_tokens):
+                output = self.lm.base_model(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True, **{cache_name: cache})
+                cache = getattr(output, cache_name)
+                logits = self.lm.get_output_embeddings()(output.last_hidden_state[:, -1]).float()
+                if seen is None:
+                    seen = torch.zeros_like(logits, dtype=torch.bool)
+                token = torch.where(done, self.eos, penalise_repeats(logits, seen, repetition_penalty).argmax(-1))
+                generated.append(token)
+                done |= token == self.eos
+                if bool(done.all()):
+                    break
+                seen[rows, token] = True
+                embeds = self.lm.get_input_embeddings()(token)[:, None]
+                mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+                positions, next_position = next_position, next_position + 1
+        tokens = torch.stack(generated, dim=1).tolist() if generated else [[] for _ in frame_lengths]
+        return [row[: row.index(self.eos)] if self.eos in row else row for row in tokens]
+
+    def _precision(self) -> contextlib.AbstractContextManager[Any]:
+        return torch.autocast("cuda", dtype=torch.bfloat16) if _bf16(self.device) else contextlib.nullcontext()
+
+    def _audio(self, frames: torch.Tensor) -> torch.Tensor:
+        embeddings = self.lm.get_input_embeddings()
+        return self.adapter(frames).to(embeddings.weight.dtype)
+
+    def _training_inputs(self, batch: SpeechBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded ``[frames, tokens]`` embeddings and their attention mask."""
+        audio = self._audio(batch.frames)
+        text = self.lm.get_input_embeddings()(batch.tokens)
+        embeds = audio.new_zeros(len(batch.frame_lengths), batch.labels.shape[1], audio.shape[-1])
+        mask = torch.zeros(embeds.shape[:2], dtype=torch.long, device=embeds.device)
+        for row, (frames, tokens) in enumerate(zip(batch.frame_lengths, batch.token_lengths)):
+            embeds[row, :frames] = audio[row, :frames]
+            embeds[row, frames : frames + tokens] = text[row, :tokens]
+            mask[row, : frames + tokens] = 1
+        return embeds, mask
+
+    def _prefix(self, frames: torch.Tensor, frame_lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded ``[frames, separator]`` embeddings and their attention mask."""
+        audio = self._audio(frames)
+        separator = self.lm.get_input_embeddings()(torch.tensor(self.separator, device=self.device)).to(audio.dtype)
+        width = max(frame_lengths, default=0) + len(self.separator)
+        embeds = audio.new_zeros(len(frame_lengths), width, audio.shape[-1])
+        mask = torch.zeros(embeds.shape[:2], dtype=torch.long, device=embeds.device)
+        for row, length in enumerate(frame_lengths):
+            start = width - length - len(self.separator)
+            embeds[row, start : width - len(self.separator)] = audio[row, :length]
+            embeds[row, width - len(self.separator) :] = separator
+            mask[row, start:] = 1
+        return embeds, mask
+
+
+def _cache_argument(model: torch.nn.Module) -> str:
+    """The name of the KV cache in the model's forward and output: ``cache`` from transformers 5.x
+    (where ``past_key_values`` is deprecated), ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def penalise_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL's repetition penalty: the logits of tokens already generated (``seen``, same shape)
+    divided by ``penalty`` where positive and multiplied by it where negative."""
+    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
+    return torch.where(seen, penalised, logits)
+
+
+def next_labels(labels: torch.Tensor) -> torch.Tensor:
+    """The scored tokens of a batch in the order ``SpeechLM.forward`` gives their logits: the
+    label of position ``p + 1`` is predicted at position ``p``."""
+    following = labels[:, 1:]
+    return following[following != IGNORE]
+
+
+def _loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.cross_entropy(logits, next_labels(labels))
+
+
+class SpeechSamples:
+    """A split's frames with each sample's prompt (separator, transcript, eos), read one batch at
+    a time; batches group samples of similar frame counts."""
+
+    def __init__(self, frames: FrameSet, prompts: list[list[int]], separator_length: int, device: torch.device) -> None:
+        self.frames = frames
+        self.prompts = prompts
+        self.separator_length = separator_length
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def batches(self, generator: torch.Generator, batch_size: int) -> list[torch.Tensor]:
+        """Length-sorted batches in an order drawn from ``generator``."""
+        batches = sorted_batches(self.frames, batch_size)
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+    def batch(self, indices: torch.Tensor) -> tuple[SpeechBatch, torch.Tensor]:
+        """The samples at ``indices`` as a ``SpeechBatch`` on the device, and its labels."""
+        chosen = indices.tolist()
+        frames, frame_lengths = read_frames(self.frames, chosen)
+        prompts = [self.prompts[i] for i in chosen]
+        token_lengths = [len(p) for p in prompts]
+        tokens = torch.full((len(chosen), max(token_lengths)), prompts[0][-1], dtype=torch.long)
+        labels = torch.full((len(chosen), max(f + t for f, t in zip(frame_lengths, token_lengths))), IGNORE, dtype=torch.long)
+        for row, (prompt, start) in enumerate(zip(prompts, frame_lengths)):
+            tokens[row, : len(prompt)] = torch.tensor(prompt)
+            labels[row, start + self.separator_length : start + len(prompt)] = torch.tensor(prompt[self.separator_length :])
+        labels = labels.to(self.device)
+        return SpeechBatch(frames.to(self.device), frame_lengths, tokens.to(self.device), token_lengths, labels), labels
+
+
+def sorted_batches(frames: FrameSet, batch_size: int) -> list[torch.Tensor]:
+    """The split's indices sorted by frame count (stably) and cut into batches."""
+    order = torch.from_numpy(np.argsort(np.asarray(frames.lengths), kind="stable"))
+    return list(order.split(batch_size))
+
+
+def read_frames(frames: FrameSet, indices: list[int]) -> tuple[torch.Tensor, list[int]]:
+    """The frames of ``indices`` as one zero-padded float32 ``[B, T, D]`` tensor, and their counts;
+    only these samples are read, so a memory-mapped split stays on disk."""
+    lengths = [int(frames.lengths[i]) for i in indices]
+    out = np.zeros((len(indices), max(lengths, default=0), frames.frames.shape[1]), dtype=np.float32)
+    for row, index in enumerate(indices):
+        out[row, : lengths[row]] = frames.sample(index)
+    return torch.from_numpy(out), lengths
+
+
+def separator_tokens(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The tokens between the audio and the transcript: bos, else a newline's, else eos."""
+    if tokenizer.bos_token_id is not None:
+        return [tokenizer.bos_token_id]
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    return list(newline) if newline else [tokenizer.eos_token_id]
+
+
+def prompts(frames: FrameSet, transcript: Callable[[Any], str], tokenizer: PreTrainedTokenizerBase, separator: list[int]) -> list[list[int]]:
+    """Each sample's ``separator + transcript tokens + eos``."""
+    texts = [transcript(metadata) for metadata in frames.metadata]
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    return [separator + list(ids) + [tokenizer.eos_token_id] for ids in encoded]
+
+
+def validation_score(model: SpeechLM, samples: SpeechSamples, batch_size: int) -> float:
+    """The teacher-forced cross-entropy per scored token over the whole split, negated."""
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for indices in sorted_batches(samples.frames, batch_size):
+            batch, labels = samples.batch(indices)
+            targets = next_labels(labels)
+            total += float(torch.nn.functional.cross_entropy(model(batch), targets, reduction="sum"))
+            count += len(targets)
+    return -total / max(count, 1)
+
+
+def train_adapter(
+    lm: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    train: FrameSet,
+    valid: FrameSet,
+    transcript: Callable[[Any], str],
+    config: TrainConfig,
+) -> tuple[SpeechLM, TrainLog]:
+    """A seeded SwiGLU adapter trained under the frozen ``lm``, holding its best validation epoch's
+    weights. Runs on the process's threads: an LM's forward is real arithmetic."""
+    config = dataclasses.replace(config, single_thread=False)
+    if tokenizer.eos_token_id is None:
+        raise ValueError("the tokenizer has no eos token to end a transcript")
+    separator = separator_tokens(tokenizer)
+    width = lm.get_input_embeddings().embedding_dim
+    dim = train.frames.shape[1]
+    adapter = seeded(config.seed, lambda: SwiGLUAdapter(dim, ADAPTER_WIDTH * width, width))
+    model = SpeechLM(adapter, lm, separator, tokenizer.eos_token_id)
+    adapter.to(model.device)
+    samples = {name: SpeechSamples(split, prompts(split, transcript, tokenizer, separator), len(separator), model.device) for name, split in (("train", train), ("valid", valid))}
+    log = fit(model, _loss, samples["train"], lambda _: validation_score(model, samples["valid"], config.batch_size), config)
+    return model, log
+
+
+def transcribe(
+    model: SpeechLM,
+    tokenizer: PreTrainedTokenizerBase,
+    frames: FrameSet,
+    batch_size: int,
+    max_new_tokens: int = 200,
+    repetition_penalty: float = 1.1,
+) -> list[str]:
+    """Greedy transcripts of every sample, in the split's order (decoded in length-sorted batches)."""
+    model.eval()
+    hypotheses = [""] * len(frames)
+    for indices in sorted_batches(frames, batch_size):
+        features, lengths = read_frames(frames, indices.tolist())
+        tokens = model.greedy(features.to(model.device), lengths, max_new_tokens, repetition_penalty)
+        for index, ids in zip(indices.tolist(), tokens):
+            hypotheses[index] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+    return hypotheses
+
+
+def asr_probe(
+    train: FrameSet,
+    valid: FrameSet,
+    test: FrameSet,
+    transcript: Callable[[Any], str],
+    config: TrainConfig,
+    lm: str,
+    device: torch.device,
+    max_new_tokens: int = 200,
+    repetition_penalty: float = 1.1,
+    offline: bool = False,
+) -> tuple[list[str], TrainLog]:
+    """Test hypotheses, in test order, of a SwiGLU adapter trained under the frozen causal LM
+    ``lm`` on ``transcript(metadata)`` of the training samples, and the training log.
+
+    Validation scores are teacher-forced losses, negated; see the module's docstring for the rest.
+    Raises ``Unavailable`` when the LM cannot be had."""
+    language_model, tokenizer = load_language_model(lm, device, offline)
+    model, log = train_adapter(language_model, tokenizer, train, valid, transcript, config)
+    return transcribe(model, tokenizer, test, config.batch_size, max_new_tokens, repetition_penalty), log
+
+
+def check(task: AsrTask, options: dict[str, Any], offline: bool) -> None:
+    """The language model and its tokenizer load, before any audio is encoded."""
+    check_language_model(options.get("lm") or task.lm, offline)
+
+
+def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
+    task: AsrTask = fold.task
+    # Scored on lower-cased text, so trained on it too (LibriSpeech's transcripts are upper case,
+    # which a language model's tokenizer splits into many more, rarer tokens).
+    transcript = lambda metadata: " ".join(task.target(metadata).lower().split())
+    hypotheses, log = asr_probe(
+        fold.train, fold.valid, fold.test, transcript, fold.config, fold.options.get("lm") or task.lm, fold.device,
+        max_new_tokens=task.max_new_tokens, offline=fold.offline,
+    )
+    references = [transcript(m) for m in fold.test.metadata]
+    return metrics.wer_outcome(hypotheses, references), {**logged(log), "examples": list(zip(references, hypotheses))[:3]}

@@ -1,0 +1,80 @@
+"""The linear probe (the "MLP" column of X-ARES): LayerNorm then one Linear layer on pooled
+embeddings; the loss and the validation score depend on the task (cross-entropy and accuracy for
+single-label classes, binary cross-entropy and mAP for multi-label, MSE and Pearson for a score)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from pytest_xares.heads.metrics import accuracy
+from pytest_xares.heads.train import TensorSamples, TrainConfig, TrainLog, fit, predict, seeded
+
+if TYPE_CHECKING:
+    from pytest_xares.heads import Fold
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: A validation score from (outputs, targets) as numpy arrays; higher is better.
+Score = Callable[[np.ndarray, np.ndarray], float]
+
+
+def linear_head(dim: int, outputs: int) -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.LayerNorm(dim), torch.nn.Linear(dim, outputs))
+
+
+def train_linear(
+    train: tuple[np.ndarray, np.ndarray],
+    valid: tuple[np.ndarray, np.ndarray],
+    test_inputs: np.ndarray,
+    outputs: int,
+    loss: Loss,
+    score: Score,
+    config: TrainConfig,
+) -> tuple[np.ndarray, TrainLog]:
+    """The head's outputs (logits) on the test inputs, with the checkpoint of the best validation
+    score. Targets keep their dtype: class indices for cross-entropy, floats otherwise."""
+    as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]))  # noqa: E731
+    train_t, valid_t = as_tensors(train), as_tensors(valid)
+    model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], outputs))
+    log = fit(model, loss, TensorSamples(*train_t), lambda m: score(predict(m, valid_t[0]).numpy(), valid[1]), config)
+    return predict(model, torch.from_numpy(test_inputs).float()).numpy(), log
+
+
+def linear_probe(
+    train: tuple[np.ndarray, np.ndarray],
+    valid: tuple[np.ndarray, np.ndarray],
+    test_inputs: np.ndarray,
+    num_classes: int,
+    config: TrainConfig,
+) -> tuple[np.ndarray, TrainLog]:
+    """Predicted classes of the test inputs by a linear classifier trained with cross-entropy,
+    with the checkpoint of the best validation accuracy."""
+    logits, log = train_linear(
+        train, valid, test_inputs, num_classes, torch.nn.functional.cross_entropy,
+        lambda outputs, targets: accuracy(outputs.argmax(axis=1), targets), config,
+    )
+    return logits.argmax(axis=1), log
+
+
+#: (inputs, targets) of a split of pooled embeddings.
+Pair = tuple[np.ndarray, np.ndarray]
+
+
+def pooled_pairs(fold: Fold) -> tuple[Pair, Pair, np.ndarray, np.ndarray]:
+    """The training and validation pairs, the test inputs and the test targets of a fold whose
+    splits are pooled embeddings and whose task stacks its targets (``task.targets``)."""
+    task: Any = fold.task
+    return (
+        (fold.train.features, task.targets(fold.train.metadata)),
+        (fold.valid.features, task.targets(fold.valid.metadata)),
+        fold.test.features,
+        task.targets(fold.test.metadata),
+    )
+
+
+def logged(log: TrainLog) -> dict[str, Any]:
+    """What training chose, for the results file: the best epoch and its validation score."""
+    return {"best_epoch": log.best_epoch, "valid": round(log.best_valid, 6)}

@@ -1,0 +1,141 @@
+"""The suite as pytest nodes: ``xares::encoder::<check>`` and ``xares::<task>::<method>`` items,
+or, when a run handles data only, one ``xares::<task>::download`` (or ``::verify``) item per task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+
+from pytest_xares.data.fetch import ensure_task_data, verify_task_data
+from pytest_xares.data.zenodo import DownloadError
+from pytest_xares.engine.policy import run_item
+from pytest_xares.engine.runtime import CHECK_NAMES
+from pytest_xares.errors import MissingData, NotRun, XaresError
+from pytest_xares.outputs.junit import BASELINE_PROPERTY, CHECK_PROPERTY, DATA_PROPERTY, RESULT_PROPERTY, result_properties
+from pytest_xares.plugin.session import session_of
+from pytest_xares.task import Task
+
+
+class XaresSuite(pytest.Collector):
+    """The root of the suite's nodes (``xares``), holding the encoder checks and one node per task.
+
+    ``data_mode`` (``"download"`` or ``"verify"``): no encoder, one data item per task instead."""
+
+    def __init__(self, tasks: list[Task], data_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tasks = tasks
+        self.data_mode = data_mode
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        if self.data_mode is None:
+            yield EncoderChecks.from_parent(self, name="encoder")
+        for task in self.tasks:
+            yield TaskNode.from_parent(self, name=task.name, task=task, data_mode=self.data_mode)
+
+
+class EncoderChecks(pytest.Collector):
+    def collect(self) -> Iterator[pytest.Item]:
+        for name in CHECK_NAMES:
+            item = CheckItem.from_parent(self, name=name)
+            item.add_marker("xares")
+            item.add_marker("xares_check")
+            yield item
+
+
+class TaskNode(pytest.Collector):
+    def __init__(self, task: Task, data_mode: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+        self.data_mode = data_mode
+
+    def collect(self) -> Iterator[pytest.Item]:
+        if self.data_mode is not None:
+            item = DataItem.from_parent(self, name=self.data_mode, task=self.task)
+            item.add_marker("xares")
+            item.add_marker("xares_data")
+            yield item
+            return
+        for method in self.task.methods:
+            item = TaskItem.from_parent(self, name=method, task=self.task)
+            item.add_marker("xares")
+            item.add_marker(method)
+            # One worker evaluates both methods of a task where xdist groups items (--dist loadgroup).
+            item.add_marker(pytest.mark.xdist_group(self.task.name))
+            yield item
+
+
+class XaresItem(pytest.Item):
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        # A message that says what to do needs no traceback.
+        if isinstance(excinfo.value, XaresError):
+            return f"{type(excinfo.value).__name__}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.nodeid
+
+
+class CheckItem(XaresItem):
+    def runtest(self) -> None:
+        result = session_of(self.config).runtime().check(self.name)
+        self.user_properties.append((CHECK_PROPERTY, {"check": self.name, "outcome": result.outcome, "seconds": result.seconds}))
+        if result.outcome == "failed":
+            pytest.fail(f"encoder check {self.name!r} failed: {result.message}", pytrace=False)
+        if result.outcome == "skipped":
+            pytest.skip(result.message)
+
+
+class TaskItem(XaresItem):
+    def __init__(self, task: Task, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+
+    def runtest(self) -> None:
+        try:
+            result = run_item(session_of(self.config).runtime(), self.task, self.name)
+        except NotRun as reason:
+            self.user_properties.append((RESULT_PROPERTY, {"task": self.task.name, "method": self.name, "skipped": str(reason)}))
+            pytest.skip(str(reason))
+        self.user_properties += result_properties(result)
+        self._gate(result.score)
+
+    def _gate(self, score: float) -> None:
+        session = session_of(self.config)
+        baseline = session.baseline
+        if baseline is None or session.settings.update_baseline:
+            return
+        verdict = baseline.judge(self.task.name, self.name, score)
+        self.user_properties.append((BASELINE_PROPERTY, {"task": self.task.name, "method": self.name, "score": score, **asdict(verdict)}))
+        if verdict.status == "regressed":
+            pytest.fail(verdict.message(self.task.name, self.name, score), pytrace=False)
+
+
+class DataItem(XaresItem):
+    """``xares::<task>::download`` fetches the task's record unless it is in place;
+    ``xares::<task>::verify`` checks its files against the record's checksums. No encoder."""
+
+    def __init__(self, task: Task, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+
+    def runtest(self) -> None:
+        session = session_of(self.config)
+        data_dir = session.settings.data_dir
+        progress, zenodo = session.data_source()
+        if self.name == "download" and self.task.source is not None:
+            pytest.skip(f"{self.task.formal_name} is synthesised on first use: nothing to download")
+        try:
+            if self.name == "download":
+                outcome = ensure_task_data(self.task, data_dir, zenodo)
+            else:
+                outcome = verify_task_data(self.task, data_dir, zenodo, progress)
+        except DownloadError:
+            raise  # the point of the run: a failure, not a skip
+        except MissingData as missing:
+            pytest.skip(str(missing))
+        finally:
+            progress.close()
+        self.user_properties.append((DATA_PROPERTY, outcome.to_dict()))

@@ -1,0 +1,81 @@
+"""The built-in output formats, each an implementation of the ``pytest_xares_results`` hook.
+
+A format that fails (a full disk, a directory where a file belongs) says so in the summary and
+never stops the others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pytest_xares.errors import XaresError
+from pytest_xares.outputs.markdown import write_markdown
+from pytest_xares.plugin.session import session_of
+from pytest_xares.results.baseline import update_baseline
+from pytest_xares.results.scores import Results
+
+
+def _guarded(what: str, write: Callable[[], str | None]) -> str | None:
+    try:
+        return write()
+    except (XaresError, OSError) as error:
+        return f"{what} not written: {error}"
+
+
+class JsonOutput:
+    @pytest.hookimpl
+    def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
+        path = session_of(config).settings.json
+        if path is None:
+            return None
+        return _guarded("results file", lambda: results.to_json(path) and f"results written to {path}")
+
+
+class MarkdownOutput:
+    @pytest.hookimpl
+    def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
+        session = session_of(config)
+        return _guarded("Markdown report", lambda: "\n".join(write_markdown(results, session.settings.markdown, session.baseline)) or None)
+
+
+class PlotOutput:
+    @pytest.hookimpl
+    def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
+        path = session_of(config).settings.plot
+        if path is None or not results.results:
+            return None
+
+        def draw() -> str:
+            try:
+                from pytest_xares.outputs.plot import plot_scores
+            except ImportError as error:
+                return f"no plot: {error}; install the plotting extra: pip install 'pytest-xares[plot]'"
+            plot_scores(results, path)
+            return f"plot written to {path}"
+
+        return _guarded("plot", draw)
+
+
+class BaselineOutput:
+    @pytest.hookimpl
+    def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
+        s = session_of(config).settings
+        if not s.update_baseline or s.baseline is None or not results.results:
+            return None
+        baseline = s.baseline
+
+        def update() -> str:
+            update_baseline(baseline, {(r.task, r.method): r.score for r in results.results}, s.tolerance)
+            return f"baseline updated: {len(results.results)} scores merged into {baseline}"
+
+        return _guarded("baseline", update)
+
+
+BUILTIN: dict[str, Any] = {
+    "xares-json": JsonOutput(),
+    "xares-markdown": MarkdownOutput(),
+    "xares-plot": PlotOutput(),
+    "xares-baseline": BaselineOutput(),
+}

@@ -1,0 +1,112 @@
+"""The run's state, in one object per pytest process: settings, tasks, the baseline, and (in a
+process that runs items) the encoder's runtime; on the xdist controller (or the single process)
+also what the items reported, printed and written at the end."""
+
+from __future__ import annotations
+
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_xares.engine.progress import Progress
+from pytest_xares.outputs.junit import BASELINE_PROPERTY, DATA_PROPERTY, RESULT_PROPERTY
+from pytest_xares.outputs.terminal import scores_lines
+from pytest_xares.plugin.capture import progress_for
+from pytest_xares.results.baseline import Baseline
+from pytest_xares.results.scores import Results, TaskResult
+from pytest_xares.settings import Settings
+from pytest_xares.task import Task
+
+if TYPE_CHECKING:
+    from pytest_xares.data.zenodo import Zenodo
+    from pytest_xares.engine.runtime import Runtime
+
+session_key = pytest.StashKey["XaresSession"]()
+
+
+def session_of(config: pytest.Config) -> XaresSession:
+    return config.stash[session_key]
+
+
+class XaresSession:
+    """Registered as a plugin: it gathers results from the reports of every item (also from
+    xdist workers) and, on the controller, prints and writes them at the end."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, tasks: list[Task], baseline: Baseline | None) -> None:
+        self.config = config
+        self.settings = settings
+        self.tasks = tasks
+        self.baseline = baseline
+        self.collected: list[TaskResult] = []
+        self.skipped: dict[str, str] = {}
+        self.verdicts: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.data: list[dict[str, Any]] = []
+        self._runtime: Runtime | None = None
+        self._data_source: tuple[Progress, Zenodo | None] | None = None
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def runtime(self) -> Runtime:
+        """The process's runtime, created on first use by a running item (never at collection)."""
+        if self._runtime is None:
+            from pytest_xares.engine.runtime import Runtime  # the engine (torch) loads only where items run
+
+            self._runtime = Runtime(self.settings, progress_for(self.config))
+        return self._runtime
+
+    def data_source(self) -> tuple[Progress, Zenodo | None]:
+        """This process's progress display and Zenodo client (``None`` offline), made once."""
+        if self._data_source is None:
+            from pytest_xares.engine.runtime import data_source
+
+            progress = progress_for(self.config)
+            self._data_source = (progress, data_source(self.settings, progress))
+        return self._data_source
+
+    # What the items reported -------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" or self.is_worker:  # every phase's report carries the item's properties
+            return
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY:
+                if "skipped" in value:
+                    self.skipped[f"{value['task']}::{value['method']}"] = value["skipped"]
+                else:
+                    self.collected.append(TaskResult.from_dict(value))
+            elif name == BASELINE_PROPERTY:
+                self.verdicts.append(value)
+            elif name == DATA_PROPERTY:
+                self.data.append(value)
+
+    def results(self) -> Results:
+        tasks = {t.name: t for t in self.tasks}
+        spec = str(self.settings.encoder) if self.settings.encoder else None
+        return Results(self.collected, tasks, self.skipped, spec, self.settings.seed)
+
+    # The end of the run ------------------------------------------------------------------------
+
+    def pytest_sessionfinish(self) -> None:
+        if self.is_worker or (not self.collected and not self.skipped):
+            return
+        written = self.config.hook.pytest_xares_results(config=self.config, results=self.results())
+        self.notes += [note for note in written if note]
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.data:
+            from pytest_xares.data.fetch import summary
+
+            terminalreporter.section(f"X-ARES data: {self.settings.data_mode} ({self.settings.data_dir})")
+            terminalreporter.write_line(summary(self.data))
+        if not self.collected and not self.skipped:
+            return
+        terminalreporter.section(f"X-ARES scores: {self.settings.encoder}")
+        for line in scores_lines(self.results(), self.verdicts, self.settings.baseline, self.notes):
+            terminalreporter.write_line(line)
+
+
+

@@ -1,1 +1,0 @@
-"""Heads trained on frozen embeddings: the linear ("MLP") probe and kNN."""

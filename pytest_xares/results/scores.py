@@ -1,0 +1,223 @@
+"""Results of a run: one ``TaskResult`` per task and method, and the weighted averages over them.
+
+Results hold builtin types only: they travel from xdist workers to the controller inside test
+reports, are cached as JSON, and are written to the results file as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_xares import __version__
+from pytest_xares.cache.keys import PROTOCOL_VERSION
+from pytest_xares.files import write_atomic
+from pytest_xares.results.references import reference
+from pytest_xares.task import METHODS, Task
+
+
+@dataclass
+class TaskResult:
+    task: str
+    method: str
+    metric: str
+    score: float
+    fold_scores: list[float]
+    interval: tuple[float, float] | list[float]  # 95 % bootstrap interval over the test clips
+    samples: dict[str, int]  # train / test sample counts (summed over folds)
+    seconds: dict[str, float]  # data, encode, probe, total
+    bytes_stored: int
+    encoder_fingerprint: str
+    device: str
+    seed: int
+    cached: bool = False
+    #: Figures reported beside the score (a regression's MSE, the WER of speech recognition).
+    extra: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskResult:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Average:
+    method: str
+    scope: str  # "public" or "all"
+    score: float | None
+    reference: float | None
+    tasks: tuple[str, ...]
+
+
+def averages(results: Iterable[TaskResult], tasks: dict[str, Task]) -> list[Average]:
+    """Weighted averages per method over the public tasks and over all tasks that ran.
+
+    The reference average uses the published score of each covered task with the same weights,
+    over the tasks that have one.
+    """
+    results = list(results)
+    rows = []
+    for method in METHODS:
+        for scope in ("public", "all"):
+            chosen = [
+                r for r in results
+                if r.method == method and tasks[r.task].averaged and (scope == "all" or not tasks[r.task].private)
+            ]
+            if not chosen:
+                continue
+            refs = [(reference(r.task, method), tasks[r.task].weight) for r in chosen]
+            rows.append(
+                Average(
+                    method,
+                    scope,
+                    weighted_average((r.score, tasks[r.task].weight) for r in chosen),
+                    weighted_average((s, w) for s, w in refs if s is not None) if all(s is not None for s, _ in refs) else None,
+                    tuple(r.task for r in chosen),
+                )
+            )
+    return rows
+
+
+def weighted_average(scores_and_weights: Iterable[tuple[float, float]]) -> float | None:
+    """Σ score × weight / Σ weight, or ``None`` when nothing counts."""
+    pairs = [(s, w) for s, w in scores_and_weights if w > 0]
+    total = sum(w for _, w in pairs)
+    return sum(s * w for s, w in pairs) / total if total else None
+
+
+def provenance(encoder: str | None, seed: int) -> dict[str, Any]:
+    import torch
+
+    return {
+        "pytest_xares": __version__,
+        "protocol": PROTOCOL_VERSION,
+        "encoder": encoder,
+        "seed": seed,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the report needs of a task definition; results files carry it, so they merge alone."""
+
+    name: str
+    formal_name: str
+    metric: str
+    weight: float
+    private: bool
+    averaged: bool = True
+
+    @classmethod
+    def of(cls, task: Any) -> TaskInfo:
+        return cls(task.name, task.formal_name, task.metric, task.weight, task.private, task.averaged)
+
+
+@dataclass
+class Results:
+    """The scores of one run, the weighted averages over them, and what did not run.
+
+    The plugin writes this object to ``--xares-json`` and prints it; ``pytest_xares.evaluate``
+    returns it::
+
+        results = pytest_xares.evaluate(MyEncoder(), tasks=["esc50"])
+        results.score("esc50", "mlp")
+        print(results)              # the scores table and the averages
+        results.to_json("results.json")
+    """
+
+    results: list[TaskResult]
+    tasks: dict[str, Task | TaskInfo]
+    skipped: dict[str, str] = field(default_factory=dict)
+    encoder: str | None = None
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        order = {name: i for i, name in enumerate(self.tasks)}
+        self.results = sorted(self.results, key=lambda r: (order.get(r.task, len(order)), r.method != "mlp"))
+
+    def score(self, task: str, method: str = "mlp") -> float:
+        for result in self.results:
+            if result.task == task and result.method == method:
+                return result.score
+        raise KeyError(f"no {method} score for {task!r}" + (f" ({self.skipped[f'{task}::{method}']})" if f"{task}::{method}" in self.skipped else ""))
+
+    def averages(self) -> list[Average]:
+        return averages(self.results, self.tasks)
+
+    def to_dict(self) -> dict[str, Any]:
+        fingerprints = sorted({r.encoder_fingerprint for r in self.results})
+        return {
+            **provenance(self.encoder, self.seed),
+            "encoder_fingerprint": fingerprints[0] if len(fingerprints) == 1 else fingerprints,
+            "devices": sorted({r.device for r in self.results}),
+            "results": [r.to_dict() for r in self.results],
+            "averages": [asdict(a) for a in self.averages()],
+            "skipped": self.skipped,
+            "tasks": {name: asdict(TaskInfo.of(task)) for name, task in self.tasks.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Results:
+        """Read back what ``to_dict`` (or ``--xares-json``) wrote."""
+        tasks = {name: TaskInfo(**info) for name, info in document.get("tasks", {}).items()}
+        results = [TaskResult.from_dict(r) for r in document.get("results", [])]
+        return cls(results, tasks, document.get("skipped", {}), document.get("encoder"), document.get("seed", 42))
+
+    @classmethod
+    def merge(cls, documents: Iterable[dict[str, Any]]) -> Results:
+        """One run's worth of results from several files (per-task cluster jobs sharing a cache, say).
+
+        A task and method present in several files keeps its latest entry; a skip is dropped
+        where another file has the score.
+        """
+        tasks: dict[str, TaskInfo | Task] = {}
+        results: dict[tuple[str, str], TaskResult] = {}
+        skipped: dict[str, str] = {}
+        encoders, seeds = set(), set()
+        for document in documents:
+            part = cls.from_dict(document)
+            tasks.update(part.tasks)
+            results.update({(r.task, r.method): r for r in part.results})
+            skipped.update(part.skipped)
+            encoders.add(part.encoder)
+            seeds.add(part.seed)
+        fingerprints = {r.encoder_fingerprint for r in results.values()}
+        if len(fingerprints) > 1:
+            raise ValueError(f"the results files hold scores of {len(fingerprints)} different encoders; they do not merge")
+        if len(seeds) > 1:
+            raise ValueError(f"the results files were made with different seeds ({sorted(seeds)}); they do not merge")
+        skipped = {item: why for item, why in skipped.items() if tuple(item.split("::")) not in results}
+        encoder = encoders.pop() if len(encoders) == 1 else ", ".join(sorted(str(e) for e in encoders))
+        return cls(list(results.values()), tasks, skipped, encoder, seeds.pop() if seeds else 42)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The results with their provenance as JSON; also written (atomically) to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            write_atomic(Path(path), text, option="--xares-json")
+        return text
+
+    def to_markdown(self, baseline: Any = None) -> str:
+        """A Markdown report fit for a pull request: scores with their 95 % intervals, the
+        baseline and difference where one is given, the published reference, the averages."""
+        from pytest_xares.results.table import markdown
+
+        return markdown(self, baseline)
+
+    def __str__(self) -> str:
+        """The scores table, the averages and what did not run."""
+        from pytest_xares.results.table import render
+
+        return render(self)

@@ -1,0 +1,36 @@
+"""Encoders for tests: small, fast, correct ones and files that define them."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+#: The built-in log-mel encoder, by module spec: needs no downloaded weights.
+MEL = "pytest_xares.example_encoders.mel"
+
+#: The source of a small, fast, correct encoder: log energies of 16 bands of 10 ms frames.
+BANDS_ENCODER = '''
+class BandsEncoder(torch.nn.Module):
+    sampling_rate = 16000
+    output_dim = 16
+    hop_size_in_ms = 10
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(16))
+
+    def forward(self, audio):
+        if audio.ndim == 1:
+            audio = audio[None]
+        frames = audio[:, : audio.shape[1] // 160 * 160].reshape(audio.shape[0], -1, 160)
+        spectrum = torch.fft.rfft(frames, dim=-1).abs()[..., :80]
+        bands = spectrum.reshape(*spectrum.shape[:2], 16, 5).pow(2).mean(-1)
+        return torch.log(bands + 1e-6) * self.scale
+'''
+
+
+def encoder_file(directory: Path, body: str, name: str = "my_encoder.py") -> Path:
+    """Write an encoder module (imports of torch and math included) and return its path."""
+    path = directory / name
+    path.write_text("import math\nimport torch\n\n" + textwrap.dedent(body))
+    return path
