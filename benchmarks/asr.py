@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import machine
 
 TRAIN_UTTERANCES, EPOCHS, TEST_UTTERANCES, TEST_TOKENS = 28_539, 10, 2_620, 30
@@ -73,7 +72,9 @@ def main() -> None:
     print(f"language model: {parameters / 1e6:.0f} M parameters, {next(lm.parameters()).dtype}")
     print(f"adapter training step (batch of 4, about {args.frames} frames each): {step:.2f} s")
     print(f"decoding a batch of 4 (up to {TEST_TOKENS} tokens): {decode:.2f} s")
-    print(f"LibriSpeech-100h extrapolated: training {train_hours:.1f} h ({EPOCHS} epochs), test decoding {test_hours:.2f} h")
+    print(
+        f"LibriSpeech-100h extrapolated: training {train_hours:.1f} h ({EPOCHS} epochs), test decoding {test_hours:.2f} h"
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,17 @@ def synthetic_clip(label: int, seconds: float, rate: int, channels: int, seed: i
     return (0.3 * np.sin(2 * np.pi * freq * t)[:, None] + noise).astype(np.float32)
 
 
-def write_split(folder: Path, prefix: str, clips: int, seconds: float, rate: int, channels: int,
-                extension: str, seed: int, per_shard: int = 1000) -> None:
+def write_split(
+    folder: Path,
+    prefix: str,
+    clips: int,
+    seconds: float,
+    rate: int,
+    channels: int,
+    extension: str,
+    seed: int,
+    per_shard: int = 1000,
+) -> None:
     """``clips`` generated clips in shards ``<prefix>_NNNNNN.tar`` of ``per_shard`` clips, written
     one shard at a time (the generator never holds more than one shard of audio)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,13 +52,22 @@ def write_split(folder: Path, prefix: str, clips: int, seconds: float, rate: int
         for i in range(start, min(start + per_shard, clips)):
             label = (i * 7 + seed) % len(CLASSES)
             audio = synthetic_clip(label, seconds, rate, channels, seed * 1_000_003 + i)
-            samples.append(ShardSample(f"clip{i:07d}", encode_audio(audio, rate, extension), extension,
-                                       {"label": CLASSES[label]}))
+            samples.append(
+                ShardSample(f"clip{i:07d}", encode_audio(audio, rate, extension), extension, {"label": CLASSES[label]})
+            )
         write_shard(folder / f"{prefix}_{shard:06d}.tar", samples)
 
 
-def generated_task(name: str, data_dir: Path, clips: int, seconds: float, rate: int, channels: int,
-                   extension: str, **task_fields: object) -> ClipTask:
+def generated_task(
+    name: str,
+    data_dir: Path,
+    clips: int,
+    seconds: float,
+    rate: int,
+    channels: int,
+    extension: str,
+    **task_fields: object,
+) -> ClipTask:
     """A clip task of ``clips`` generated clips split 60/20/20, written once under ``data_dir/name``
     (the folder name carries the sizes, so different sizes never share a folder)."""
     folder = data_dir / name
@@ -59,8 +77,14 @@ def generated_task(name: str, data_dir: Path, clips: int, seconds: float, rate: 
             write_split(folder, f"{name}_{split}", count, seconds, rate, channels, extension, seed)
         (folder / ".complete").touch()
     return ClipTask(
-        name=name, formal_name=f"Benchmark {name}", splits=splits(f"{name}_train", f"{name}_valid", f"{name}_test"),
-        label="label", classes=CLASSES, weight=1, suite="benchmark", **task_fields,  # type: ignore[arg-type]
+        name=name,
+        formal_name=f"Benchmark {name}",
+        splits=splits(f"{name}_train", f"{name}_valid", f"{name}_test"),
+        label="label",
+        classes=CLASSES,
+        weight=1,
+        suite="benchmark",
+        **task_fields,  # type: ignore[arg-type]
     )
 
 
@@ -122,10 +146,18 @@ def machine() -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     cpu = platform.machine()
     if Path("/proc/cpuinfo").exists():
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} intra-op threads), load average {load}")
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            cpu,
+        )
+    return (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} intra-op threads), load average {load}"
+    )
 
 
 def table(rows: list[list[object]], headers: list[str]) -> str:

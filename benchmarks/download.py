@@ -55,13 +55,18 @@ def write_files(folder: Path, total: int, count: int) -> list[str]:
 def python_copy(url: str, keys: list[str], target: Path) -> None:
     """urllib read → file, one stream, nothing else: the floor to compare with."""
     for key in keys:
-        with urllib.request.urlopen(f"{url}/api/records/{RECORD}/files/{key}/content") as response, open(target / key, "wb") as out:
+        with (
+            urllib.request.urlopen(f"{url}/api/records/{RECORD}/files/{key}/content") as response,
+            open(target / key, "wb") as out,
+        ):
             shutil.copyfileobj(response, out, 1 << 20)
 
 
 def curl_copy(url: str, keys: list[str], target: Path) -> None:
     for key in keys:
-        subprocess.run(["curl", "-sSf", "-o", str(target / key), f"{url}/api/records/{RECORD}/files/{key}/content"], check=True)
+        subprocess.run(
+            ["curl", "-sSf", "-o", str(target / key), f"{url}/api/records/{RECORD}/files/{key}/content"], check=True
+        )
 
 
 def downloader(url: str, keys: list[str], target: Path) -> None:
@@ -139,17 +144,23 @@ def main() -> None:
             server.join()
 
     size = total // args.files * args.files
-    print(f"{human_bytes(size)} in {args.files} files from a local fake Zenodo, {args.rounds} rounds (median, min–max):")
+    print(
+        f"{human_bytes(size)} in {args.files} files from a local fake Zenodo, {args.rounds} rounds (median, min–max):"
+    )
     for name, times in seconds.items():
         rates = [size / t / 1e6 for t in times]
         print(f"  {name:34s} {statistics.median(rates):7.1f} MB/s  ({min(rates):.1f}–{max(rates):.1f})")
     base = statistics.median(size / t for t in seconds["python urllib → file (1 stream)"])
     ours = statistics.median(size / t for t in seconds["pytest-xares downloader"])
     print(f"  downloader / python copy: {ours / base:.2f}")
-    print(f"  (md5 alone, one core, files in the page cache: {size / md5_seconds / 1e6:.1f} MB/s; "
-          f"the downloader also fsyncs each file before renaming it into place; {os.cpu_count()} cores here)")
-    print(f"disk peak during a download: {human_bytes(watcher.peak)} for {human_bytes(size)} of files "
-          f"({watcher.peak / size:.3f}×; the record's files are never stored twice)")
+    print(
+        f"  (md5 alone, one core, files in the page cache: {size / md5_seconds / 1e6:.1f} MB/s; "
+        f"the downloader also fsyncs each file before renaming it into place; {os.cpu_count()} cores here)"
+    )
+    print(
+        f"disk peak during a download: {human_bytes(watcher.peak)} for {human_bytes(size)} of files "
+        f"({watcher.peak / size:.3f}×; the record's files are never stored twice)"
+    )
 
 
 if __name__ == "__main__":

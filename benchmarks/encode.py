@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import PeakMemory, generated_task, machine, megabytes, stage, table
-from pytest_xares.embeddings.encode import clips
+
 from pytest_xares.data.prepare import prepare_data
-from pytest_xares.example_encoders.mel import MelEncoder
+from pytest_xares.embeddings.encode import clips
 from pytest_xares.engine.progress import Progress
 from pytest_xares.engine.runtime import Runtime
+from pytest_xares.example_encoders.mel import MelEncoder
 from pytest_xares.settings import Settings
 from pytest_xares.task import ClipTask
 
@@ -62,7 +62,9 @@ class BenchTransformerEncoder(torch.nn.Module):
             self.frontend = torch.nn.Sequential(*convs)
             self.receptive = 400  # samples the front end needs for one frame
             self.project = torch.nn.Linear(channels, dim)
-            layer = torch.nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, batch_first=True, norm_first=True)
+            layer = torch.nn.TransformerEncoderLayer(
+                dim, heads, 4 * dim, dropout=0.0, batch_first=True, norm_first=True
+            )
             self.transformer = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
@@ -81,7 +83,9 @@ def decode_all(task: ClipTask, shards: dict[str, list[Path]], rate: int) -> list
     return [clip.audio for files in shards.values() for clip in clips(task, files, rate, decoders=1)]
 
 
-def pure_forward(encoder: torch.nn.Module, device: torch.device, audio: list[np.ndarray], batch_size: int) -> tuple[float, int]:
+def pure_forward(
+    encoder: torch.nn.Module, device: torch.device, audio: list[np.ndarray], batch_size: int
+) -> tuple[float, int]:
     """Seconds spent in the encoder's forward over ``audio`` in batches of equal length (each moved
     to ``device`` before its call is timed), and the number of output frames."""
     by_length: dict[int, list[np.ndarray]] = {}
@@ -89,7 +93,9 @@ def pure_forward(encoder: torch.nn.Module, device: torch.device, audio: list[np.
         by_length.setdefault(len(clip), []).append(clip)
     seconds, frames = 0.0, 0
     with torch.inference_mode():
-        encoder(torch.from_numpy(audio[0][None]).to(device))  # first-call set-up (FFT plans, allocator) is not the limit
+        encoder(
+            torch.from_numpy(audio[0][None]).to(device)
+        )  # first-call set-up (FFT plans, allocator) is not the limit
         for same in by_length.values():
             for start in range(0, len(same), batch_size):
                 batch = torch.from_numpy(np.stack(same[start : start + batch_size])).to(device)
@@ -107,15 +113,26 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(name: str, encoder: torch.nn.Module, task: ClipTask, data_dir: Path, cache_dir: Path,
-            batch_size: int, device: str, rounds: int, memory: PeakMemory) -> tuple[list[list[object]], dict[str, float]]:
+def measure(
+    name: str,
+    encoder: torch.nn.Module,
+    task: ClipTask,
+    data_dir: Path,
+    cache_dir: Path,
+    batch_size: int,
+    device: str,
+    rounds: int,
+    memory: PeakMemory,
+) -> tuple[list[list[object]], dict[str, float]]:
     """The stage rows of one encoder and the figures the summary needs.
 
     The encode stage and the pure forward pass alternate for ``rounds`` rounds (which goes first
     alternates too) and the ratio is the median of the rounds' ratios, so a change in the machine's
     load during the run moves both sides of a ratio alike.
     """
-    settings = Settings.with_defaults(data_dir=data_dir, cache_dir=cache_dir, batch_size=batch_size, device=device, offline=True)
+    settings = Settings.with_defaults(
+        data_dir=data_dir, cache_dir=cache_dir, batch_size=batch_size, device=device, offline=True
+    )
     runtime = Runtime(settings, Progress.for_python(False), encoder=encoder)
     with stage(memory) as built:
         loaded = runtime.encoder()
@@ -153,24 +170,47 @@ def measure(name: str, encoder: torch.nn.Module, task: ClipTask, data_dir: Path,
     ratio = statistics.median(e / f for e, f in zip(encodes, forwards))
     forward_seconds, encode_wall = statistics.median(forwards), statistics.median(encodes)
     frame_bytes = frames * loaded.module.output_dim * 4
-    listed = lambda values: ", ".join(f"{v:.2f}" for v in values)  # noqa: E731
+    listed = lambda values: ", ".join(f"{v:.2f}" for v in values)
     rows = [
         [name, "fingerprint (build given)", f"{built.seconds:.2f}", f"{built.peak_mb:.0f}", ""],
-        [name, "decode + resample (1 thread)", f"{decoding.seconds:.2f}", f"{decoding.peak_mb:.0f}",
-         f"{clip_count} clips, {audio_seconds:.0f} s of audio, {audio_seconds / decoding.seconds:.0f}x real time"],
-        [name, "pure forward (audio in memory)", f"{forward_seconds:.2f}", f"{max(forward_peaks):.0f}",
-         f"rounds: {listed(forwards)}; {audio_seconds / forward_seconds:.0f}x real time"],
-        [name, "encode stage (wall)", f"{encode_wall:.2f}", f"{max(encode_peaks):.0f}",
-         f"rounds: {listed(encodes)}; {ratio:.2f}x pure forward (median of rounds); "
-         f"forward inside it {statistics.median(inside):.2f} s; RSS {start_mb:.0f} MB before"],
+        [
+            name,
+            "decode + resample (1 thread)",
+            f"{decoding.seconds:.2f}",
+            f"{decoding.peak_mb:.0f}",
+            f"{clip_count} clips, {audio_seconds:.0f} s of audio, {audio_seconds / decoding.seconds:.0f}x real time",
+        ],
+        [
+            name,
+            "pure forward (audio in memory)",
+            f"{forward_seconds:.2f}",
+            f"{max(forward_peaks):.0f}",
+            f"rounds: {listed(forwards)}; {audio_seconds / forward_seconds:.0f}x real time",
+        ],
+        [
+            name,
+            "encode stage (wall)",
+            f"{encode_wall:.2f}",
+            f"{max(encode_peaks):.0f}",
+            f"rounds: {listed(encodes)}; {ratio:.2f}x pure forward (median of rounds); "
+            f"forward inside it {statistics.median(inside):.2f} s; RSS {start_mb:.0f} MB before",
+        ],
         [name, "probe: linear (mlp)", f"{mlp.seconds['probe']:.2f}", "", f"score {mlp.score:.3f}"],
         [name, "probe: kNN", f"{knn.seconds['probe']:.2f}", "", f"score {knn.score:.3f}"],
-        [name, "bytes stored", megabytes(mlp.bytes_stored), "",
-         f"every frame in float32: {megabytes(frame_bytes)} (ratio {mlp.bytes_stored / frame_bytes:.4f})"],
+        [
+            name,
+            "bytes stored",
+            megabytes(mlp.bytes_stored),
+            "",
+            f"every frame in float32: {megabytes(frame_bytes)} (ratio {mlp.bytes_stored / frame_bytes:.4f})",
+        ],
         [name, "warm re-run (both methods)", f"{warm.seconds:.2f}", f"{warm.peak_mb:.0f}", ""],
     ]
-    figures = {"ratio": ratio, "storage": mlp.bytes_stored / frame_bytes,
-               "bound": encode_wall / max(forward_seconds, decoding.seconds)}
+    figures = {
+        "ratio": ratio,
+        "storage": mlp.bytes_stored / frame_bytes,
+        "bound": encode_wall / max(forward_seconds, decoding.seconds),
+    }
     return rows, figures
 
 
@@ -197,18 +237,31 @@ def main() -> None:
         "transformer": lambda: BenchTransformerEncoder(layers=args.layers, dim=args.dim, heads=max(1, args.dim // 64)),
     }
     print(f"machine: {machine()}")
-    print(f"task: {args.clips} clips of {args.seconds:g} s, 44.1 kHz stereo {args.format.upper()}, batch size {args.batch_size}")
+    print(
+        f"task: {args.clips} clips of {args.seconds:g} s, 44.1 kHz stereo {args.format.upper()}, batch size {args.batch_size}"
+    )
     rows, summary = [], []
     for key in args.encoders.split(","):
         encoder = encoders[key]()
         params = sum(p.numel() for p in encoder.parameters())
         label = f"{key} ({params / 1e6:.1f}M params)" if params else key
-        encoder_rows, figures = measure(label, encoder, task, workdir / "data", workdir / f"cache-{key}",
-                                        args.batch_size, args.device, args.rounds, memory)
+        encoder_rows, figures = measure(
+            label,
+            encoder,
+            task,
+            workdir / "data",
+            workdir / f"cache-{key}",
+            args.batch_size,
+            args.device,
+            args.rounds,
+            memory,
+        )
         rows += encoder_rows
-        summary.append(f"{label}: encode wall / pure forward = {figures['ratio']:.2f}, "
-                       f"/ the slower of pure forward and one-thread decoding = {figures['bound']:.2f}; "
-                       f"cache / float32 frames = {figures['storage']:.4f} (1/{1 / figures['storage']:.0f})")
+        summary.append(
+            f"{label}: encode wall / pure forward = {figures['ratio']:.2f}, "
+            f"/ the slower of pure forward and one-thread decoding = {figures['bound']:.2f}; "
+            f"cache / float32 frames = {figures['storage']:.4f} (1/{1 / figures['storage']:.0f})"
+        )
     print(table(rows, ["encoder", "stage", "seconds", "peak RSS MB", "notes"]))
     print("\n".join(summary))
     print(f"data and caches in {workdir}")

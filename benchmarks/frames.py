@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import PeakMemory, machine, megabytes, stage, table
 
 
@@ -51,6 +50,7 @@ class AnonymousPeak:
     def now() -> float:
         line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("RssAnon:"))
         return int(line.split()[1]) / 1024
+
 
 CLASSES = ("tone", "noise", "click")
 
@@ -88,7 +88,11 @@ def write_split(folder: Path, name: str, clips: int, seconds: float, seed: int) 
             kind = int(rng.integers(len(CLASSES)))
             span = slice(int(onset * rate), int(offset * rate))
             t = np.arange(span.stop - span.start) / rate
-            audio[span] += [0.3 * np.sin(2 * np.pi * 880 * t), 0.2 * rng.standard_normal(len(t)), 0.5 * (t * 50 % 1 < 0.02)][kind]
+            audio[span] += [
+                0.3 * np.sin(2 * np.pi * 880 * t),
+                0.2 * rng.standard_normal(len(t)),
+                0.5 * (t * 50 % 1 < 0.02),
+            ][kind]
             events.append({"onset": onset, "offset": offset, "label": CLASSES[kind]})
         samples.append(ShardSample(f"clip{i:06d}", encode_audio(audio.astype(np.float32), rate, "wav"), "wav", events))
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,8 +110,16 @@ def one_size(clips: int, seconds: float, dim: int, hop_ms: int, workdir: Path) -
     sizes = {"train": clips - 2 * (clips // 5), "valid": clips // 5, "test": clips // 5}
     for seed, (split, count) in enumerate(sizes.items()):
         write_split(folder, f"{name}_{split}", count, seconds, seed)
-    task = FrameTask(name=name, formal_name=name, splits=splits(f"{name}_train", f"{name}_valid", f"{name}_test"),
-                     classes=CLASSES, weight=1, suite="benchmark", segment_seconds=1.0, epochs=3)
+    task = FrameTask(
+        name=name,
+        formal_name=name,
+        splits=splits(f"{name}_train", f"{name}_valid", f"{name}_test"),
+        classes=CLASSES,
+        weight=1,
+        suite="benchmark",
+        segment_seconds=1.0,
+        epochs=3,
+    )
     settings = Settings.with_defaults(data_dir=workdir / "data", cache_dir=workdir / "cache", offline=True)
     runtime = Runtime(settings, Progress.for_python(False), encoder=WideEncoder(dim, hop_ms))
     runtime.encoder()
@@ -121,10 +133,16 @@ def one_size(clips: int, seconds: float, dim: int, hop_ms: int, workdir: Path) -
     with stage(PeakMemory()) as training, AnonymousPeak() as training_anon:
         result = runtime.evaluate(task, "mlp")
     return {
-        "clips": clips, "baseline_mb": baseline_mb, "stored": result.bytes_stored, "float32": rows * 4,
-        "frames_on_disk": rows * 2, "train_peak_mb": training.peak_mb,
-        "encode_anon_mb": encoding_anon.peak_mb, "train_anon_mb": training_anon.peak_mb,
-        "train_s": result.seconds["probe"], "score": result.score,
+        "clips": clips,
+        "baseline_mb": baseline_mb,
+        "stored": result.bytes_stored,
+        "float32": rows * 4,
+        "frames_on_disk": rows * 2,
+        "train_peak_mb": training.peak_mb,
+        "encode_anon_mb": encoding_anon.peak_mb,
+        "train_anon_mb": training_anon.peak_mb,
+        "train_s": result.seconds["probe"],
+        "score": result.score,
     }
 
 
@@ -144,18 +162,54 @@ def main() -> None:
     rows = []
     for clips in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as workdir:
-            command = [sys.executable, __file__, "--one", str(clips), "--workdir", workdir, "--seconds", str(args.seconds),
-                       "--dim", str(args.dim), "--hop-ms", str(args.hop_ms)]
-            figures = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-        rows.append([
-            clips, megabytes(figures["frames_on_disk"]), megabytes(figures["stored"]),
-            f"{figures['stored'] / figures['float32']:.3f}", f"{figures['baseline_mb']:.0f} MB",
-            f"{figures['encode_anon_mb']:.0f} MB", f"{figures['train_anon_mb']:.0f} MB",
-            f"{figures['train_peak_mb']:.0f} MB", f"{figures['train_s']:.1f} s",
-            f"{figures['score']:.3f}",
-        ])
-    print(table(rows, ["clips", "frames f16", "stored", "÷ float32", "anon before", "anon peak: encode+train",
-                       "anon peak: train", "RSS peak: train", "train 3 epochs", "segment F1"]))
+            command = [
+                sys.executable,
+                __file__,
+                "--one",
+                str(clips),
+                "--workdir",
+                workdir,
+                "--seconds",
+                str(args.seconds),
+                "--dim",
+                str(args.dim),
+                "--hop-ms",
+                str(args.hop_ms),
+            ]
+            figures = json.loads(
+                subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1]
+            )
+        rows.append(
+            [
+                clips,
+                megabytes(figures["frames_on_disk"]),
+                megabytes(figures["stored"]),
+                f"{figures['stored'] / figures['float32']:.3f}",
+                f"{figures['baseline_mb']:.0f} MB",
+                f"{figures['encode_anon_mb']:.0f} MB",
+                f"{figures['train_anon_mb']:.0f} MB",
+                f"{figures['train_peak_mb']:.0f} MB",
+                f"{figures['train_s']:.1f} s",
+                f"{figures['score']:.3f}",
+            ]
+        )
+    print(
+        table(
+            rows,
+            [
+                "clips",
+                "frames f16",
+                "stored",
+                "÷ float32",
+                "anon before",
+                "anon peak: encode+train",
+                "anon peak: train",
+                "RSS peak: train",
+                "train 3 epochs",
+                "segment F1",
+            ],
+        )
+    )
     print("anon: allocated memory (RssAnon); RSS also counts the memory-mapped frame pages, which the kernel can drop.")
 
 

@@ -21,17 +21,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import PeakMemory, generated_task, machine, megabytes, stage, table
 
 
 def one_size(clips: int, seconds: float, dim: int, workdir: Path) -> dict[str, float]:
     """Generate, encode and probe one size in this process; the figures as a dict."""
+    from pytest_xares.engine.progress import Progress
+    from pytest_xares.engine.runtime import Runtime
     from pytest_xares.example_encoders.mel import MelEncoder
     from pytest_xares.heads.linear import linear_probe
     from pytest_xares.heads.train import TrainConfig
-    from pytest_xares.engine.progress import Progress
-    from pytest_xares.engine.runtime import Runtime
     from pytest_xares.settings import Settings
 
     memory = PeakMemory()
@@ -55,10 +54,18 @@ def one_size(clips: int, seconds: float, dim: int, workdir: Path) -> dict[str, f
     with stage(memory) as wide:
         linear_probe(pair[0], pair[1], pair[1][0], 10, TrainConfig(10, 32, 1e-3, 42))
     return {
-        "clips": clips, "generate_s": generate_seconds, "baseline_mb": baseline_mb,
-        "encode_s": mlp.seconds["encode"], "mlp_s": mlp.seconds["probe"], "knn_s": knn.seconds["probe"],
-        "encode_peak_mb": encoding.peak_mb, "knn_peak_mb": knn_stage.peak_mb, "bytes": mlp.bytes_stored,
-        "raw_train_mb": train * seconds * 16_000 * 4 / 1e6, "wide_probe_s": wide.seconds, "score": mlp.score,
+        "clips": clips,
+        "generate_s": generate_seconds,
+        "baseline_mb": baseline_mb,
+        "encode_s": mlp.seconds["encode"],
+        "mlp_s": mlp.seconds["probe"],
+        "knn_s": knn.seconds["probe"],
+        "encode_peak_mb": encoding.peak_mb,
+        "knn_peak_mb": knn_stage.peak_mb,
+        "bytes": mlp.bytes_stored,
+        "raw_train_mb": train * seconds * 16_000 * 4 / 1e6,
+        "wide_probe_s": wide.seconds,
+        "score": mlp.score,
     }
 
 
@@ -76,23 +83,61 @@ def main() -> None:
         return
 
     print(f"machine: {machine()}")
-    print(f"log-mel encoder, clips of {args.seconds:g} s at 16 kHz mono WAV, split 60/20/20; each size in a fresh process")
+    print(
+        f"log-mel encoder, clips of {args.seconds:g} s at 16 kHz mono WAV, split 60/20/20; each size in a fresh process"
+    )
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        command = [sys.executable, __file__, "--one", str(size), "--seconds", str(args.seconds),
-                   "--dim", str(args.dim), "--workdir", str(workdir)]
+        command = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(size),
+            "--seconds",
+            str(args.seconds),
+            "--dim",
+            str(args.dim),
+            "--workdir",
+            str(workdir),
+        ]
         child = subprocess.run(command, check=True, capture_output=True, text=True)
         r = json.loads(child.stdout.strip().splitlines()[-1])
-        rows.append([
-            r["clips"], f"{r['generate_s']:.1f}", f"{r['encode_s']:.1f}", f"{r['clips'] / r['encode_s']:.0f}",
-            f"{r['mlp_s']:.2f}", f"{r['knn_s']:.2f}", f"{r['wide_probe_s']:.2f}", megabytes(r["bytes"]),
-            f"{r['baseline_mb']:.0f}", f"{r['encode_peak_mb']:.0f}", f"{r['knn_peak_mb']:.0f}", f"{r['raw_train_mb']:.0f}",
-        ])
+        rows.append(
+            [
+                r["clips"],
+                f"{r['generate_s']:.1f}",
+                f"{r['encode_s']:.1f}",
+                f"{r['clips'] / r['encode_s']:.0f}",
+                f"{r['mlp_s']:.2f}",
+                f"{r['knn_s']:.2f}",
+                f"{r['wide_probe_s']:.2f}",
+                megabytes(r["bytes"]),
+                f"{r['baseline_mb']:.0f}",
+                f"{r['encode_peak_mb']:.0f}",
+                f"{r['knn_peak_mb']:.0f}",
+                f"{r['raw_train_mb']:.0f}",
+            ]
+        )
         print(f"  {size} clips done", file=sys.stderr)
-    print(table(rows, [
-        "clips", "generate s", "encode s", "clips/s", "mlp s", "kNN s", f"mlp s ({args.dim}-d)", "cache",
-        "RSS before MB", "peak encode MB", "peak kNN MB", "raw train audio MB",
-    ]))
+    print(
+        table(
+            rows,
+            [
+                "clips",
+                "generate s",
+                "encode s",
+                "clips/s",
+                "mlp s",
+                "kNN s",
+                f"mlp s ({args.dim}-d)",
+                "cache",
+                "RSS before MB",
+                "peak encode MB",
+                "peak kNN MB",
+                "raw train audio MB",
+            ],
+        )
+    )
     print(f"data and caches in {workdir}")
 
 

@@ -27,8 +27,14 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="xares-seed-noise-"))
     runs = [
-        pytest_xares.evaluate(args.encoder, suite=args.suite, data_dir=workdir / "data", cache_dir=workdir / "cache",
-                              seed=seed, progress=False)
+        pytest_xares.evaluate(
+            args.encoder,
+            suite=args.suite,
+            data_dir=workdir / "data",
+            cache_dir=workdir / "cache",
+            seed=seed,
+            progress=False,
+        )
         for seed in range(args.seeds)
     ]
     print(f"{args.encoder} on the {args.suite} suite, {args.seeds} seeds")
@@ -40,8 +46,10 @@ def main() -> None:
         spread = statistics.pstdev(scores)
         worst = max(worst, spread)
         width = statistics.mean(r.interval[1] - r.interval[0] for r in same)
-        print(f"{first.task:14s} {first.method:6s} {statistics.mean(scores):7.4f} {spread:7.4f} "
-              f"{min(scores):7.4f} {max(scores):7.4f} {width:9.4f}")
+        print(
+            f"{first.task:14s} {first.method:6s} {statistics.mean(scores):7.4f} {spread:7.4f} "
+            f"{min(scores):7.4f} {max(scores):7.4f} {width:9.4f}"
+        )
     print(f"largest standard deviation over seeds: {worst:.4f}")
 
 

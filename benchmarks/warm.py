@@ -45,7 +45,16 @@ def pytest_sessionfinish(session: object) -> None:
 def run_suite(encoder: str, workdir: Path, stamps: Path | None = None) -> tuple[float, dict[str, float]]:
     """Wall seconds of one pytest run in a fresh process, and its phases when ``stamps`` is given."""
     env = {**os.environ, "XARES_DATA_DIR": str(workdir / "data"), "XARES_CACHE_DIR": str(workdir / "cache")}
-    command = [sys.executable, "-m", "pytest", f"--xares-encoder={encoder}", "--xares-suite=demo", "-q", "-p", "no:cacheprovider"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--xares-encoder={encoder}",
+        "--xares-suite=demo",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
     if stamps is not None:
         stamps.unlink(missing_ok=True)
         env[STAMPS] = str(stamps)
@@ -83,7 +92,9 @@ def main() -> None:
     cold, _ = run_suite(args.encoder, workdir)
     print(f"cold run (synthesise, encode, train, check): {cold:.2f} s")
     warm = [run_suite(args.encoder, workdir, workdir / "stamps.txt") for _ in range(args.warm_runs)]
-    print(f"warm runs: {', '.join(f'{w:.2f}' for w, _ in warm)} s (median {statistics.median(w for w, _ in warm):.2f} s)")
+    print(
+        f"warm runs: {', '.join(f'{w:.2f}' for w, _ in warm)} s (median {statistics.median(w for w, _ in warm):.2f} s)"
+    )
     for phase in warm[0][1]:
         print(f"  {phase:28s} median {statistics.median(p[phase] for _, p in warm):.2f} s")
     floors = [import_torch_seconds() for _ in range(args.warm_runs)]

@@ -14,9 +14,9 @@ saved copy; ``Data2VecEncoder(Data2VecAudioModel(config))`` wraps a model you bu
 
 from __future__ import annotations
 
-from pytest_xares.example_encoders.wav2vec2 import Wav2Vec2Encoder  # first: says how to install transformers
-
 from transformers import Data2VecAudioModel
+
+from pytest_xares.example_encoders.wav2vec2 import Wav2Vec2Encoder  # first: says how to install transformers
 
 
 class Data2VecEncoder(Wav2Vec2Encoder):

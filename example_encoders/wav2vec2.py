@@ -13,6 +13,7 @@ loads a saved copy instead, and ``Wav2Vec2Encoder(Wav2Vec2Model(config))`` wraps
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ except ImportError as error:
         "the wav2vec2 and data2vec example encoders need transformers>=4.40: "
         "pip install 'pytest-xares[wav2vec2]' (or [data2vec], or [examples] for all four baselines)"
     ) from error
+
 
 def conv_geometry(kernels: Sequence[int], strides: Sequence[int]) -> tuple[int, int]:
     """(receptive field, stride) in samples of a stack of unpadded 1-D convolutions: (400, 320) for wav2vec 2.0.
@@ -53,7 +55,7 @@ def chunk_spans(samples: int, receptive_field: int, stride: int, max_frames: int
     frames = max(1, (samples - receptive_field) // stride + 1)
     count = math.ceil(frames / max_frames)
     bounds = [i * frames // count for i in range(count + 1)]
-    return [(first * stride, (last - 1) * stride + receptive_field) for first, last in zip(bounds, bounds[1:])]
+    return [(first * stride, (last - 1) * stride + receptive_field) for first, last in itertools.pairwise(bounds)]
 
 
 def normalizes_input(config: object, source: str | None = None) -> bool:
@@ -97,7 +99,9 @@ class Wav2Vec2Encoder(torch.nn.Module):
     #: The longest stretch of audio the transformer sees at once.
     max_chunk_seconds = 30.0
 
-    def __init__(self, model: torch.nn.Module | str | os.PathLike | None = None, *, normalize: bool | None = None) -> None:
+    def __init__(
+        self, model: torch.nn.Module | str | os.PathLike | None = None, *, normalize: bool | None = None
+    ) -> None:
         """``model``: a built model, a hub id or local path, or ``None`` for ``$source_env`` or ``default_source``.
 
         ``normalize`` overrides whether input is normalised (default: as the feature extractor

@@ -56,7 +56,9 @@ class CheckReport:
     def __str__(self) -> str:
         rows = [[name, result.outcome, result.message] for name, result in self.checks.items()]
         verdict = "all checks passed" if self else f"failed: {', '.join(self.failed) or 'none'}; see the messages"
-        return f"encoder checks of {self.encoder}: {verdict}\n" + tabulate(rows, headers=["check", "verdict", "what to fix"])
+        return f"encoder checks of {self.encoder}: {verdict}\n" + tabulate(
+            rows, headers=["check", "verdict", "what to fix"]
+        )
 
     __repr__ = __str__
 
@@ -76,7 +78,11 @@ def _runtime(encoder: EncoderLike, progress: bool, **settings: object) -> tuple[
 
 
 def check_encoder(
-    encoder: EncoderLike, *, raise_on_failure: bool = False, device: str | None = None, cache_dir: str | Path | None = None
+    encoder: EncoderLike,
+    *,
+    raise_on_failure: bool = False,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
 ) -> CheckReport:
     """Run every interface check of the plugin on ``encoder`` and report each verdict.
 
@@ -129,7 +135,13 @@ def evaluate(
     """
     chosen = resolve_tasks(tasks, suite)
     runtime, name = _runtime(
-        encoder, progress, data_dir=data_dir, cache_dir=cache_dir, seed=seed, device=device, batch_size=batch_size,
+        encoder,
+        progress,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        seed=seed,
+        device=device,
+        batch_size=batch_size,
         asr_lm=asr_lm,
     )
     reason = runtime.gate()

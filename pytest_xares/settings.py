@@ -59,40 +59,105 @@ class Option:
 
 
 OPTIONS = (
-    Option("encoder", "the encoder to evaluate: path.py, path.py:Class or package.module:Class; "
-           "switches the suite on", metavar="SPEC"),
-    Option("suite", "which suite to run: 'xares' (the benchmark) or 'demo' (small synthetic tasks, offline)",
-           lambda: "xares", metavar="NAME"),
-    Option("data-dir", "where task data lives, one folder per task (an X-ARES env/ directory works as is)",
-           lambda: _cache_home() / "data", Path, "DIR"),
-    Option("cache-dir", "where embeddings, scores and check results are cached",
-           lambda: _cache_home() / "cache", Path, "DIR"),
-    Option("tasks-dir", "a folder of your own task definitions (modules exposing TASK), added to the suite",
-           parse=Path, metavar="DIR"),
+    Option(
+        "encoder",
+        "the encoder to evaluate: path.py, path.py:Class or package.module:Class; switches the suite on",
+        metavar="SPEC",
+    ),
+    Option(
+        "suite",
+        "which suite to run: 'xares' (the benchmark) or 'demo' (small synthetic tasks, offline)",
+        lambda: "xares",
+        metavar="NAME",
+    ),
+    Option(
+        "data-dir",
+        "where task data lives, one folder per task (an X-ARES env/ directory works as is)",
+        lambda: _cache_home() / "data",
+        Path,
+        "DIR",
+    ),
+    Option(
+        "cache-dir",
+        "where embeddings, scores and check results are cached",
+        lambda: _cache_home() / "cache",
+        Path,
+        "DIR",
+    ),
+    Option(
+        "tasks-dir",
+        "a folder of your own task definitions (modules exposing TASK), added to the suite",
+        parse=Path,
+        metavar="DIR",
+    ),
     Option("json", "write the results with their provenance to this JSON file", parse=Path, metavar="PATH"),
     Option("seed", "seed of every probe", lambda: 42, int, "N"),
-    Option("device", "torch device for the encoder: 'auto' (a GPU per worker when there are GPUs), 'cpu', 'cuda:1', …",
-           lambda: "auto", metavar="DEVICE"),
+    Option(
+        "device",
+        "torch device for the encoder: 'auto' (a GPU per worker when there are GPUs), 'cpu', 'cuda:1', …",
+        lambda: "auto",
+        metavar="DEVICE",
+    ),
     Option("batch-size", "clips per encoder call (only clips of equal length share a call)", lambda: 16, int, "N"),
-    Option("baseline", "a baseline file of scores: an item fails when its score falls below its entry by more "
-           "than the tolerance", parse=Path, metavar="PATH"),
-    Option("update-baseline", "write this run's scores into the baseline file (merged, tolerances kept)",
-           lambda: False, parse_flag, flag=True),
+    Option(
+        "baseline",
+        "a baseline file of scores: an item fails when its score falls below its entry by more than the tolerance",
+        parse=Path,
+        metavar="PATH",
+    ),
+    Option(
+        "update-baseline",
+        "write this run's scores into the baseline file (merged, tolerances kept)",
+        lambda: False,
+        parse_flag,
+        flag=True,
+    ),
     Option("tolerance", "default absolute tolerance of baseline entries without their own", parse=float, metavar="X"),
-    Option("markdown", "write a Markdown table of the results (also appended to $GITHUB_STEP_SUMMARY when set)",
-           parse=Path, metavar="PATH"),
-    Option("plot", "draw the scores beside the published baselines into this PNG (needs matplotlib)",
-           parse=Path, metavar="PATH"),
-    Option("zenodo-url", "the Zenodo server task data is fetched from, or a mirror serving the same API paths",
-           lambda: ZENODO_URL, metavar="URL"),
-    Option("offline", "never touch the network: tasks whose data is absent are skipped, saying which files are missing",
-           lambda: False, parse_flag, flag=True),
-    Option("download-only", "fetch the selected tasks' data and stop (no encoder needed): one item per task",
-           lambda: False, parse_flag, flag=True),
-    Option("verify-data", "check the selected tasks' files against their records' md5 checksums (no encoder needed)",
-           lambda: False, parse_flag, flag=True),
-    Option("asr-lm", "the frozen language model of the speech recognition task: a Hugging Face name or a local "
-           "folder (default: the task's own, Qwen/Qwen2.5-0.5B)", metavar="NAME_OR_DIR"),
+    Option(
+        "markdown",
+        "write a Markdown table of the results (also appended to $GITHUB_STEP_SUMMARY when set)",
+        parse=Path,
+        metavar="PATH",
+    ),
+    Option(
+        "plot",
+        "draw the scores beside the published baselines into this PNG (needs matplotlib)",
+        parse=Path,
+        metavar="PATH",
+    ),
+    Option(
+        "zenodo-url",
+        "the Zenodo server task data is fetched from, or a mirror serving the same API paths",
+        lambda: ZENODO_URL,
+        metavar="URL",
+    ),
+    Option(
+        "offline",
+        "never touch the network: tasks whose data is absent are skipped, saying which files are missing",
+        lambda: False,
+        parse_flag,
+        flag=True,
+    ),
+    Option(
+        "download-only",
+        "fetch the selected tasks' data and stop (no encoder needed): one item per task",
+        lambda: False,
+        parse_flag,
+        flag=True,
+    ),
+    Option(
+        "verify-data",
+        "check the selected tasks' files against their records' md5 checksums (no encoder needed)",
+        lambda: False,
+        parse_flag,
+        flag=True,
+    ),
+    Option(
+        "asr-lm",
+        "the frozen language model of the speech recognition task: a Hugging Face name or a local "
+        "folder (default: the task's own, Qwen/Qwen2.5-0.5B)",
+        metavar="NAME_OR_DIR",
+    ),
 )
 
 
@@ -147,7 +212,9 @@ def resolve(*sources: Mapping[str, Any], base: Path) -> Settings:
         raise UsageError(f"unknown settings: {', '.join(unknown)}")
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        raw = next((source[option.attribute] for source in sources if source.get(option.attribute) not in (None, "")), None)
+        raw = next(
+            (source[option.attribute] for source in sources if source.get(option.attribute) not in (None, "")), None
+        )
         try:
             value = option.default() if raw is None else option.parse(raw) if isinstance(raw, str) else raw
         except ValueError:

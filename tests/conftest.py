@@ -33,8 +33,13 @@ def tone(label: int, seconds: float, rate: int, seed: int) -> np.ndarray:
 
 
 def write_tone_shard(
-    path: Path, labels: list, seconds: float = 0.5, rate: int = 16000, extension: str = "wav",
-    field: str = "label", seed: int = 0,
+    path: Path,
+    labels: list,
+    seconds: float = 0.5,
+    rate: int = 16000,
+    extension: str = "wav",
+    field: str = "label",
+    seed: int = 0,
 ) -> None:
     """A shard of tones, one per label value; the class index is the label's position in sorted(set)."""
     classes = sorted(set(map(str, labels)))
@@ -51,7 +56,7 @@ def write_tone_shard(
     write_shard(path, samples)
 
 
-TINY_TASK = '''
+TINY_TASK = """
 from pytest_xares.task import ClipTask, splits
 
 TASK = ClipTask(
@@ -65,7 +70,7 @@ TASK = ClipTask(
     batch_size=8,
     private={private},
 )
-'''
+"""
 
 
 @pytest.fixture
@@ -88,7 +93,7 @@ def encoder_file(directory: Path, body: str, name: str = "my_encoder.py") -> Pat
 
 
 #: A small, fast, correct encoder: log energies of 16 bands of 10 ms frames.
-BANDS_ENCODER = '''
+BANDS_ENCODER = """
 class BandsEncoder(torch.nn.Module):
     sampling_rate = 16000
     output_dim = 16
@@ -105,7 +110,7 @@ class BandsEncoder(torch.nn.Module):
         spectrum = torch.fft.rfft(frames, dim=-1).abs()[..., :80]
         bands = spectrum.reshape(*spectrum.shape[:2], 16, 5).pow(2).mean(-1)
         return torch.log(bands + 1e-6) * self.scale
-'''
+"""
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from test_checks import DEFECTS
 
 import pytest_xares
 from pytest_xares.testing import BANDS_ENCODER, encoder_file
-from test_checks import DEFECTS
 
 
 def load_class(path: Path) -> type:
@@ -56,7 +56,9 @@ def test_api_and_plugin_give_identical_scores_for_a_users_own_task(
 ) -> None:
     spec = encoder_file(tmp_path, BANDS_ENCODER)
     out = tmp_path / "plugin.json"
-    pytester.runpytest(f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", f"--xares-json={out}").assert_outcomes(passed=2)
+    pytester.runpytest(
+        f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", f"--xares-json={out}"
+    ).assert_outcomes(passed=2)
     plugin = {(r["task"], r["method"]): r["score"] for r in json.loads(out.read_text())["results"]}
 
     from pytest_xares.task.registry import _import_file

@@ -61,7 +61,9 @@ def spoken(texts: list[str], seed: int = 0) -> FrameSet:
     lengths = np.array([len(c) for c in clips], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     frames = np.concatenate(clips).astype(np.float16)
-    return FrameSet(frames, starts, lengths, [f"clip{i}" for i in range(len(texts))], [{"text": t} for t in texts], 0.04)
+    return FrameSet(
+        frames, starts, lengths, [f"clip{i}" for i in range(len(texts))], [{"text": t} for t in texts], 0.04
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +117,14 @@ def test_decoding_stops_at_eos_and_at_max_new_tokens(trained: Trained) -> None:
     tokens = trained.model.greedy(frames, lengths, max_new_tokens=50, repetition_penalty=1.1)
     expected = [trained.tokenizer(t, add_special_tokens=False)["input_ids"] for t in TEXTS]
     assert tokens == expected  # eos ends each row and is not returned
-    assert trained.model.greedy(frames, lengths, max_new_tokens=2, repetition_penalty=1.1) == [ids[:2] for ids in expected]
+    assert trained.model.greedy(frames, lengths, max_new_tokens=2, repetition_penalty=1.1) == [
+        ids[:2] for ids in expected
+    ]
     short = transcribe(trained.model, trained.tokenizer, spoken(TEXTS), batch_size=3, max_new_tokens=2)
     assert short == [" ".join(t.split()[:2]) for t in TEXTS]
-    assert transcribe(trained.model, trained.tokenizer, spoken(TEXTS), batch_size=3, max_new_tokens=0) == [""] * len(TEXTS)
+    assert transcribe(trained.model, trained.tokenizer, spoken(TEXTS), batch_size=3, max_new_tokens=0) == [""] * len(
+        TEXTS
+    )
 
 
 def test_only_the_adapter_trains(trained: Trained) -> None:
@@ -152,22 +158,33 @@ def test_training_batches_score_only_transcript_and_eos(trained: Trained) -> Non
         frames = batch.frame_lengths[row]
         assert batch.tokens[row, : batch.token_lengths[row]].tolist() == separator + ids + [eos]
         scored = labels[row] != IGNORE
-        assert labels[row, scored].tolist() == ids + [eos]
+        assert labels[row, scored].tolist() == [*ids, eos]
         assert scored.nonzero()[0].item() == frames + len(separator)  # not the frames, not the separator
     assert labels.shape[1] == 15 + len(separator) + 5 + 1 and (labels[0, 6 + len(separator) + 3 :] == IGNORE).all()
-    assert batch.frames.dtype == torch.float32 and batch.frames.shape == (2, 15, DIM) and (batch.frames[0, 6:] == 0).all()
+    assert (
+        batch.frames.dtype == torch.float32 and batch.frames.shape == (2, 15, DIM) and (batch.frames[0, 6:] == 0).all()
+    )
 
 
 def test_length_sorted_batches_in_a_drawn_order() -> None:
     lengths = [5, 1, 4, 2, 3, 6, 1]
-    split = FrameSet(np.zeros((sum(lengths), 2), np.float16), np.zeros(7, np.int64), np.array(lengths), list("abcdefg"), [{}] * 7, 0.04)
+    split = FrameSet(
+        np.zeros((sum(lengths), 2), np.float16),
+        np.zeros(7, np.int64),
+        np.array(lengths),
+        list("abcdefg"),
+        [{}] * 7,
+        0.04,
+    )
     samples = SpeechSamples(split, [[0]] * 7, 1, CPU)
     first = samples.batches(torch.Generator().manual_seed(1), 2)
     assert sorted(i for b in first for i in b.tolist()) == list(range(7))
     assert sorted(tuple(lengths[i] for i in b.tolist()) for b in first) == [(1, 1), (2, 3), (4, 5), (6,)]
     again = samples.batches(torch.Generator().manual_seed(1), 2)
     assert [b.tolist() for b in first] == [b.tolist() for b in again]
-    orders = {tuple(tuple(b.tolist()) for b in samples.batches(torch.Generator().manual_seed(seed), 2)) for seed in range(8)}
+    orders = {
+        tuple(tuple(b.tolist()) for b in samples.batches(torch.Generator().manual_seed(seed), 2)) for seed in range(8)
+    }
     assert len(orders) > 1
 
 

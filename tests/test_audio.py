@@ -31,8 +31,8 @@ def test_decode_averages_channels_and_resamples(extension: str) -> None:
     audio = decode(encode_audio(stereo, 44100, extension), 16000)
     assert audio.dtype == np.float32 and audio.ndim == 1
     assert abs(len(audio) - 16000) < 1200  # lossy codecs add priming samples
-    spectrum = np.abs(np.fft.rfft(audio[:16000 // 2 * 2]))
-    assert abs(np.argmax(spectrum) * 16000 / (len(audio[:16000 // 2 * 2])) - 440) < 5
+    spectrum = np.abs(np.fft.rfft(audio[: 16000 // 2 * 2]))
+    assert abs(np.argmax(spectrum) * 16000 / (len(audio[: 16000 // 2 * 2])) - 440) < 5
 
 
 def test_undecodable_bytes_raise_audio_error() -> None:

@@ -9,15 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xares.testing import BANDS_ENCODER, encoder_file
-from pytest_xares.results.baseline import DEFAULT_TOLERANCE, Baseline, BaselineError, update_baseline
 from pytest_xares.outputs.merge import main as merge_main
+from pytest_xares.results.baseline import DEFAULT_TOLERANCE, Baseline, BaselineError, update_baseline
+from pytest_xares.testing import BANDS_ENCODER, encoder_file
 
 #: The same encoder made useless: every clip embeds to the same vector plus a tiny ramp.
-BROKEN = BANDS_ENCODER.replace("return torch.log(bands + 1e-6) * self.scale", "return torch.log(bands + 1e-6) * self.scale * 0 + torch.linspace(0, 1, 16)")
+BROKEN = BANDS_ENCODER.replace(
+    "return torch.log(bands + 1e-6) * self.scale",
+    "return torch.log(bands + 1e-6) * self.scale * 0 + torch.linspace(0, 1, 16)",
+)
 
 
-def run(pytester: pytest.Pytester, encoder: str, tiny_task: Path, *extra: str, subprocess: bool = False) -> pytest.RunResult:
+def run(
+    pytester: pytest.Pytester, encoder: str, tiny_task: Path, *extra: str, subprocess: bool = False
+) -> pytest.RunResult:
     spec = encoder_file(pytester.path, encoder)
     args = [f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", "-p", "no:cacheprovider", *extra]
     return pytester.runpytest_subprocess(*args) if subprocess else pytester.runpytest(*args)
@@ -34,7 +39,9 @@ def test_baseline_lifecycle(pytester: pytest.Pytester, tiny_task: Path, parallel
     first.stdout.fnmatch_lines(["*not in the baseline (not gated)*", "  tiny::mlp: *"])
     assert not baseline.exists()
 
-    run(pytester, BANDS_ENCODER, tiny_task, *gate, "--xares-update-baseline", subprocess=parallel).assert_outcomes(passed=2)
+    run(pytester, BANDS_ENCODER, tiny_task, *gate, "--xares-update-baseline", subprocess=parallel).assert_outcomes(
+        passed=2
+    )
     entries = json.loads(baseline.read_text())["scores"]["tiny"]
     assert set(entries) == {"mlp", "knn"}
 
@@ -42,9 +49,11 @@ def test_baseline_lifecycle(pytester: pytest.Pytester, tiny_task: Path, parallel
 
     regressed = run(pytester, BROKEN, tiny_task, *gate, subprocess=parallel)
     regressed.assert_outcomes(failed=2)
-    regressed.stdout.fnmatch_lines([
-        f"*tiny knn fell from the baseline {entries['knn']['score']:.4f} to 0.3333 (difference *, tolerance {DEFAULT_TOLERANCE:.4f})*"
-    ])
+    regressed.stdout.fnmatch_lines(
+        [
+            f"*tiny knn fell from the baseline {entries['knn']['score']:.4f} to 0.3333 (difference *, tolerance {DEFAULT_TOLERANCE:.4f})*"
+        ]
+    )
     regressed.stdout.fnmatch_lines(["*X-ARES scores*", "| tiny *"])  # the table still shows the scores
 
     run(pytester, BROKEN, tiny_task, *gate, "--xares-update-baseline", subprocess=parallel).assert_outcomes(passed=2)
@@ -54,8 +63,12 @@ def test_baseline_lifecycle(pytester: pytest.Pytester, tiny_task: Path, parallel
 
 def test_update_merges_and_keeps_hand_set_tolerances(pytester: pytest.Pytester, tiny_task: Path) -> None:
     baseline = pytester.path / "b.json"
-    baseline.write_text(json.dumps({"scores": {"esc50": {"mlp": {"score": 0.8}}, "tiny": {"mlp": {"score": 0.1, "tolerance": 0.2}}}}))
-    run(pytester, BANDS_ENCODER, tiny_task, f"--xares-baseline={baseline}", "--xares-update-baseline").assert_outcomes(passed=2)
+    baseline.write_text(
+        json.dumps({"scores": {"esc50": {"mlp": {"score": 0.8}}, "tiny": {"mlp": {"score": 0.1, "tolerance": 0.2}}}})
+    )
+    run(pytester, BANDS_ENCODER, tiny_task, f"--xares-baseline={baseline}", "--xares-update-baseline").assert_outcomes(
+        passed=2
+    )
     scores = json.loads(baseline.read_text())["scores"]
     assert scores["esc50"] == {"mlp": {"score": 0.8}}  # a -k run keeps the other entries
     assert scores["tiny"]["mlp"]["tolerance"] == 0.2 and scores["tiny"]["mlp"]["score"] > 0.1
@@ -67,7 +80,9 @@ def test_a_large_improvement_is_flagged_for_refresh(pytester: pytest.Pytester, t
     baseline.write_text(json.dumps({"scores": {"tiny": {"knn": {"score": 0.3}}}}))
     result = run(pytester, BANDS_ENCODER, tiny_task, f"--xares-baseline={baseline}")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*improved well beyond tolerance: refresh the baseline*", "  tiny::knn: 0.3000 → 1.0000 *"])
+    result.stdout.fnmatch_lines(
+        ["*improved well beyond tolerance: refresh the baseline*", "  tiny::knn: 0.3000 → 1.0000 *"]
+    )
 
 
 def test_a_malformed_baseline_is_a_usage_error(pytester: pytest.Pytester, tiny_task: Path) -> None:
@@ -131,19 +146,26 @@ def test_update_baseline_writes_a_file_that_reads_back(tmp_path: Path) -> None:
 
 
 def markdown_rows(text: str) -> list[list[str]]:
-    lines = [l for l in text.splitlines() if l.startswith("|")]
-    return [[c.strip() for c in l.strip("|").split("|")] for l in lines]
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines]
 
 
-def test_reports_markdown_junit_step_summary_and_plot(pytester: pytest.Pytester, tiny_task: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reports_markdown_junit_step_summary_and_plot(
+    pytester: pytest.Pytester, tiny_task: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     baseline_file = pytester.path / "b.json"
     baseline_file.write_text(json.dumps({"scores": {"tiny": {"knn": {"score": 0.99}}}}))
     summary = pytester.path / "step-summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     md, junit, png = pytester.path / "report.md", pytester.path / "junit.xml", pytester.path / "scores.png"
     run(
-        pytester, BANDS_ENCODER, tiny_task, f"--xares-baseline={baseline_file}", f"--xares-markdown={md}",
-        f"--junitxml={junit}", f"--xares-plot={png}",
+        pytester,
+        BANDS_ENCODER,
+        tiny_task,
+        f"--xares-baseline={baseline_file}",
+        f"--xares-markdown={md}",
+        f"--junitxml={junit}",
+        f"--xares-plot={png}",
     ).assert_outcomes(passed=2)
 
     rows = markdown_rows(md.read_text())
@@ -195,20 +217,31 @@ def test_the_fixture_skips_without_an_encoder(pytester: pytest.Pytester) -> None
     pytester.runpytest().assert_outcomes(skipped=1)
 
 
-def test_merging_results_of_several_runs(pytester: pytest.Pytester, tiny_task: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tiny_task / "tiny2.py").write_text((tiny_task / "tiny.py").read_text().replace('name="tiny"', 'name="tiny2"').replace("weight=10", "weight=30"))
+def test_merging_results_of_several_runs(
+    pytester: pytest.Pytester, tiny_task: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tiny_task / "tiny2.py").write_text(
+        (tiny_task / "tiny.py").read_text().replace('name="tiny"', 'name="tiny2"').replace("weight=10", "weight=30")
+    )
     data = tiny_task.parent / "xares-data"
     import shutil
 
     shutil.copytree(data / "tiny", data / "tiny2")
     spec = encoder_file(pytester.path, BANDS_ENCODER)
     for name in ("tiny", "tiny2"):
-        pytester.runpytest(f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", f"{name} and not {name}2" if name == "tiny" else name,
-                           f"--xares-json={pytester.path / f'{name}.json'}").assert_outcomes(passed=2)
+        pytester.runpytest(
+            f"--xares-encoder={spec}",
+            f"--xares-tasks-dir={tiny_task}",
+            "-k",
+            f"{name} and not {name}2" if name == "tiny" else name,
+            f"--xares-json={pytester.path / f'{name}.json'}",
+        ).assert_outcomes(passed=2)
     merged = pytester.path / "merged.json"
     assert merge_main([str(pytester.path / "tiny.json"), str(pytester.path / "tiny2.json"), "--json", str(merged)]) == 0
     document = json.loads(merged.read_text())
-    assert {(r["task"], r["method"]) for r in document["results"]} == {(t, m) for t in ("tiny", "tiny2") for m in ("mlp", "knn")}
+    assert {(r["task"], r["method"]) for r in document["results"]} == {
+        (t, m) for t in ("tiny", "tiny2") for m in ("mlp", "knn")
+    }
     knn = next(a for a in document["averages"] if a["method"] == "knn" and a["scope"] == "all")
     scores = {r["task"]: r["score"] for r in document["results"] if r["method"] == "knn"}
     assert knn["score"] == pytest.approx((scores["tiny"] * 10 + scores["tiny2"] * 30) / 40)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from pytest_xares.testing import BANDS_ENCODER, encoder_file
-from pytest_xares.hashing import digest
 from pytest_xares.encoder import EncoderSpec, build
 from pytest_xares.encoder.fingerprint import fingerprint
+from pytest_xares.hashing import digest
 from pytest_xares.task.registry import load_tasks
+from pytest_xares.testing import BANDS_ENCODER, encoder_file
 
 
 def test_digest_ignores_dict_order() -> None:
@@ -33,7 +33,10 @@ def test_fingerprint_is_stable_across_processes_and_sees_weights(tmp_path: Path)
         print(fingerprint(build(EncoderSpec.parse({str(path)!r}, Path("/")))))
         """
     )
-    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)}
+    runs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
     encoder = build(EncoderSpec.parse(str(path), tmp_path))
     assert runs == {fingerprint(encoder) + "\n"}
     with torch.no_grad():
@@ -77,11 +80,21 @@ if os.environ.get("KILL_DURING_SAVE"):
 """
 
 
-def test_a_run_killed_while_writing_is_recovered(pytester: pytest.Pytester, tiny_task: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_killed_while_writing_is_recovered(
+    pytester: pytest.Pytester, tiny_task: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = encoder_file(pytester.path, BANDS_ENCODER)
     pytester.makeconftest(KILL_DURING_SAVE)
     out = pytester.path / "results.json"
-    args = [f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", f"--xares-json={out}", "-p", "no:cacheprovider"]
+    args = [
+        f"--xares-encoder={spec}",
+        f"--xares-tasks-dir={tiny_task}",
+        "-k",
+        "tiny",
+        f"--xares-json={out}",
+        "-p",
+        "no:cacheprovider",
+    ]
     monkeypatch.setenv("KILL_DURING_SAVE", "1")
     killed = pytester.runpytest_subprocess(*args)
     assert killed.ret == 3

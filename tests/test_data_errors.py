@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_xares.testing import BANDS_ENCODER, encoder_file, write_tone_shard
 from pytest_xares.cache.store import save_arrays
-from pytest_xares.errors import StorageError
 from pytest_xares.data.shards import DataError, ShardSample, find_shards, iter_samples, write_shard
+from pytest_xares.errors import StorageError
+from pytest_xares.testing import BANDS_ENCODER, encoder_file, write_tone_shard
 
 
 def run_tiny(pytester: pytest.Pytester, tiny_task: Path, *extra: str) -> pytest.RunResult:
@@ -27,12 +27,16 @@ def test_a_label_outside_the_vocabulary_names_shard_and_key(pytester: pytest.Pyt
     write_tone_shard(data(tiny_task) / "tiny_valid_000000.tar", ["a", "b", "zebra"])
     result = run_tiny(pytester, tiny_task)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*DataError: task tiny, shard tiny_valid_000000.tar, key 'clip0002': label 'zebra' is not in the vocabulary*"])
+    result.stdout.fnmatch_lines(
+        ["*DataError: task tiny, shard tiny_valid_000000.tar, key 'clip0002': label 'zebra' is not in the vocabulary*"]
+    )
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
 def test_an_undecodable_clip_names_shard_and_key(pytester: pytest.Pytester, tiny_task: Path) -> None:
-    write_shard(data(tiny_task) / "tiny_test_000000.tar", [ShardSample("broken", b"RIFF....garbage", "wav", {"label": "a"})])
+    write_shard(
+        data(tiny_task) / "tiny_test_000000.tar", [ShardSample("broken", b"RIFF....garbage", "wav", {"label": "a"})]
+    )
     result = run_tiny(pytester, tiny_task)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*shard tiny_test_000000.tar, key 'broken': cannot decode audio*"])

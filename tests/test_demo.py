@@ -27,7 +27,11 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
     env = {**__import__("os").environ, "XARES_DATA_DIR": str(root / "data"), "XARES_CACHE_DIR": str(root / "cache")}
     out = root / "cold.json"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", *DEMO, f"--xares-json={out}", "-q"], cwd=root, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "pytest", *DEMO, f"--xares-json={out}", "-q"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     (root / "cold.txt").write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -79,10 +83,16 @@ def required_score(task: Any, samples: list[Any]) -> float:
     assert task.kind == "frame"  # F1 of calling every class active everywhere (all off scores 0)
     hop = 0.01
     targets = [
-        task.frame_targets(s.metadata, int(soundfile.info(io.BytesIO(s.audio)).duration / hop) + 1, hop) for s in samples
+        task.frame_targets(s.metadata, int(soundfile.info(io.BytesIO(s.audio)).duration / hop) + 1, hop)
+        for s in samples
     ]
     everywhere = [np.ones_like(t) for t in targets]
-    return metrics.segment_f1_outcome(everywhere, targets, metrics.segment_frames(task.segment_seconds, hop), task.average).score + 0.15
+    return (
+        metrics.segment_f1_outcome(
+            everywhere, targets, metrics.segment_frames(task.segment_seconds, hop), task.average
+        ).score
+        + 0.15
+    )
 
 
 def test_every_demo_sample_has_a_target_of_its_task(first_run: tuple[Path, Path, Path]) -> None:
@@ -122,8 +132,8 @@ def test_the_new_demo_kinds_vary_their_audio_formats(first_run: tuple[Path, Path
 
 
 def test_the_demo_layouts_cover_k_fold_splits_and_crops() -> None:
-    from pytest_xares.task.registry import load_tasks
     from pytest_xares.task import KFold, TrainValidTest
+    from pytest_xares.task.registry import load_tasks
 
     tasks = load_tasks("demo")
     assert any(isinstance(t.splits, KFold) for t in tasks)
@@ -144,7 +154,9 @@ def test_the_demo_caption_tokenizer_knows_every_caption_word() -> None:
     assert len(set(tokenizer.encode(words)[k][0] for k in range(len(words)))) == len(words)
 
 
-def test_a_warm_rerun_is_served_from_the_cache(first_run: tuple[Path, Path, Path], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_warm_rerun_is_served_from_the_cache(
+    first_run: tuple[Path, Path, Path], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, cold, _ = first_run
     monkeypatch.setenv("XARES_DATA_DIR", str(root / "data"))
     monkeypatch.setenv("XARES_CACHE_DIR", str(root / "cache"))
@@ -156,7 +168,9 @@ def test_a_warm_rerun_is_served_from_the_cache(first_run: tuple[Path, Path, Path
     result.stdout.fnmatch_lines(["| demo_pitch *| cached *|"])
 
 
-def test_xdist_gives_the_same_scores_from_a_fresh_cache(first_run: tuple[Path, Path, Path], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_xdist_gives_the_same_scores_from_a_fresh_cache(
+    first_run: tuple[Path, Path, Path], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, cold, _ = first_run
     monkeypatch.setenv("XARES_DATA_DIR", str(root / "data"))
     monkeypatch.setenv("XARES_CACHE_DIR", str(pytester.path / "fresh-cache"))
@@ -169,8 +183,8 @@ def test_xdist_gives_the_same_scores_from_a_fresh_cache(first_run: tuple[Path, P
 
 
 def test_demo_synthesis_is_deterministic(tmp_path: Path) -> None:
-    from pytest_xares.data.records import record_checksums
     from pytest_xares.data.prepare import prepare_data
+    from pytest_xares.data.records import record_checksums
     from pytest_xares.task.registry import load_tasks
 
     for task in load_tasks("demo"):
@@ -203,11 +217,13 @@ def test_ogg_shards_get_a_fixed_stream_serial() -> None:
 def test_a_demo_synthesiser_version_covers_the_helpers_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     import inspect
 
-    from pytest_xares.tasks.demo import _synthesis as demo
     from pytest_xares.data.prepare import synthesis_version
     from pytest_xares.task.registry import load_tasks
+    from pytest_xares.tasks.demo import _synthesis as demo
 
-    task = next(t for t in load_tasks("demo") if t.name == "demo_events")  # written with the shared helpers of tasks/demo/_synthesis.py
+    task = next(
+        t for t in load_tasks("demo") if t.name == "demo_events"
+    )  # written with the shared helpers of tasks/demo/_synthesis.py
     before = synthesis_version(task)
     getsource = inspect.getsource
     monkeypatch.setattr(inspect, "getsource", lambda obj: getsource(obj) + ("# changed" if obj is demo else ""))

@@ -7,15 +7,16 @@ import pytest
 
 from pytest_xares.embeddings.sets import EmbeddingSet
 from pytest_xares.engine.evaluate import folds_of
-from pytest_xares.results.scores import weighted_average
-from pytest_xares.task.registry import load_tasks
+from pytest_xares.results.scores import Results, TaskResult, averages, weighted_average
 from pytest_xares.results.table import averages_table, scores_table
-from pytest_xares.results.scores import Results, TaskResult, averages
 from pytest_xares.task import ClipTask, folds, splits
+from pytest_xares.task.registry import load_tasks
 
 
 def embedding_set(values: list[int]) -> EmbeddingSet:
-    return EmbeddingSet(np.array([[v] for v in values], dtype=np.float32), [f"k{v}" for v in values], [{"y": v} for v in values])
+    return EmbeddingSet(
+        np.array([[v] for v in values], dtype=np.float32), [f"k{v}" for v in values], [{"y": v} for v in values]
+    )
 
 
 def test_k_fold_trains_on_the_other_folds_and_tests_on_the_held_out_one() -> None:
@@ -26,13 +27,17 @@ def test_k_fold_trains_on_the_other_folds_and_tests_on_the_held_out_one() -> Non
     (train, valid, test) = result[1]
     assert sorted(task.targets(train.metadata).tolist()) == [0, 1, 3, 4]
     assert task.targets(valid.metadata).tolist() == task.targets(test.metadata).tolist() == [2]
-    assert train.features.ravel().tolist() == task.targets(train.metadata).tolist()  # features stay aligned with targets
+    assert (
+        train.features.ravel().tolist() == task.targets(train.metadata).tolist()
+    )  # features stay aligned with targets
 
 
 def test_train_valid_test_with_a_split_used_twice() -> None:
     task = ClipTask(name="t", formal_name="T", splits=splits("tr", "te", "te"), label="y", classes=10, weight=1)
-    (train, valid, test), = folds_of(task, {"tr*.tar": embedding_set([1, 2]), "te*.tar": embedding_set([3])})
-    assert task.targets(train.metadata).tolist() == [1, 2] and task.targets(valid.metadata).tolist() == task.targets(test.metadata).tolist() == [3]
+    ((train, valid, test),) = folds_of(task, {"tr*.tar": embedding_set([1, 2]), "te*.tar": embedding_set([3])})
+    assert task.targets(train.metadata).tolist() == [1, 2] and task.targets(valid.metadata).tolist() == task.targets(
+        test.metadata
+    ).tolist() == [3]
 
 
 def result(task: str, method: str, score: float) -> TaskResult:
@@ -69,7 +74,7 @@ def test_the_table_shows_the_reference_difference_for_mlp_only() -> None:
 def test_bootstrap_interval_brackets_the_score_and_narrows_with_more_clips() -> None:
     from pytest_xares.heads.metrics import accuracy_outcome, bootstrap_interval
 
-    right = lambda correct: accuracy_outcome(np.asarray(correct), np.ones(len(correct)))  # noqa: E731
+    right = lambda correct: accuracy_outcome(np.asarray(correct), np.ones(len(correct)))
     few = [right([1, 0, 1, 1] * 10)]
     many = [right([1, 0, 1, 1] * 1000)]
     low, high = bootstrap_interval(few, seed=0)

@@ -7,6 +7,7 @@ torch build they were made for), its tests skip with the reason.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,8 +18,8 @@ import pytest
 import torch
 
 import pytest_xares
-from pytest_xares.encoder.checks import signal
 from pytest_xares.encoder import EncoderSpec, load_class
+from pytest_xares.encoder.checks import signal
 from pytest_xares.engine.runtime import share_cores
 
 # Read when transformers first loads, which no module does before these tests: nothing here may
@@ -36,9 +37,16 @@ def tiny_wav2vec2_config() -> Any:
     """wav2vec2-large-100k-voxpopuli's architecture (layer-norm convolutions, stable layer norm), shrunk."""
     transformers = transformers_or_skip()
     return transformers.Wav2Vec2Config(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(8,) * 7,
-        feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True,
-        num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(8,) * 7,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        conv_bias=True,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
     )
 
 
@@ -56,8 +64,14 @@ def tiny_data2vec() -> torch.nn.Module:
 
     torch.manual_seed(0)
     config = transformers.Data2VecAudioConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(8,) * 7,
-        num_conv_pos_embeddings=5, num_conv_pos_embedding_layers=2, num_conv_pos_embedding_groups=4,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=5,
+        num_conv_pos_embedding_layers=2,
+        num_conv_pos_embedding_groups=4,
     )
     return Data2VecEncoder(transformers.Data2VecAudioModel(config))
 
@@ -66,8 +80,14 @@ def tiny_whisper_config(positions: int = 1500) -> Any:
     """whisper-base's encoder shape (80 mel bins; 1500 positions make 30 s windows), narrow and shallow."""
     transformers = transformers_or_skip()
     return transformers.WhisperConfig(
-        d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64, max_source_positions=positions,
-        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64,
+        d_model=32,
+        encoder_layers=1,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        max_source_positions=positions,
+        decoder_layers=1,
+        decoder_attention_heads=2,
+        decoder_ffn_dim=64,
     )
 
 
@@ -106,7 +126,12 @@ PUBLISHED_SOURCES = {
     "whisper": "openai/whisper-base",
 }
 #: The published models' attributes: (sampling rate, output size, hop in ms).
-PUBLISHED = {"wav2vec2": (16_000, 1024, 20), "data2vec": (16_000, 768, 20), "whisper": (16_000, 512, 20), "dasheng": (16_000, 768, 40)}
+PUBLISHED = {
+    "wav2vec2": (16_000, 1024, 20),
+    "data2vec": (16_000, 768, 20),
+    "whisper": (16_000, 512, 20),
+    "dasheng": (16_000, 768, 40),
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -144,7 +169,12 @@ def test_passes_every_interface_check(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_scores_the_demo_task(name: str, demo_data: Path, tmp_path: Path) -> None:
     results = pytest_xares.evaluate(
-        DEMO_BUILDERS[name](), tasks=["demo_pitch"], methods=("knn",), data_dir=demo_data, cache_dir=tmp_path, progress=False
+        DEMO_BUILDERS[name](),
+        tasks=["demo_pitch"],
+        methods=("knn",),
+        data_dir=demo_data,
+        cache_dir=tmp_path,
+        progress=False,
     )
     assert 0.0 <= results.score("demo_pitch", "knn") <= 1.0
 
@@ -202,12 +232,14 @@ def test_chunks_are_balanced_cover_the_frame_grid_and_are_never_a_short_remainde
         assert max(frames) <= max_frames and max(frames) - min(frames) <= 1
         assert len(spans) == 1 or min(frames) >= max_frames // 2  # no short remainder
         assert spans[0][0] == 0 and spans[-1][1] <= samples
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end - start == 400 - 320  # neighbours share exactly what adjacent frames share
 
 
 @pytest.mark.parametrize("name", ["wav2vec2", "data2vec"])
-def test_ten_minutes_give_the_frames_of_one_pass_in_chunks_of_at_most_30_s(name: str, ten_minutes: torch.Tensor) -> None:
+def test_ten_minutes_give_the_frames_of_one_pass_in_chunks_of_at_most_30_s(
+    name: str, ten_minutes: torch.Tensor
+) -> None:
     encoder = BUILDERS[name]()
     lengths: list[int] = []
     encoder.model.register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
@@ -233,7 +265,9 @@ def test_a_short_clip_is_one_pass_over_the_feature_extractors_normalised_input(n
     encoder = BUILDERS[name]()
     assert encoder.normalize  # layer-norm convolutions: trained on normalised audio
     audio = 0.3 * signal(1.5, RATE, seed=3) + 0.1
-    inputs = transformers.Wav2Vec2FeatureExtractor(do_normalize=True)(audio[0].numpy(), sampling_rate=RATE, return_tensors="pt")
+    inputs = transformers.Wav2Vec2FeatureExtractor(do_normalize=True)(
+        audio[0].numpy(), sampling_rate=RATE, return_tensors="pt"
+    )
     with torch.inference_mode():
         expected = encoder.model(inputs.input_values).last_hidden_state
     torch.testing.assert_close(encode(encoder, audio), expected, atol=1e-4, rtol=1e-4)
@@ -271,7 +305,9 @@ def test_whisper_log_mel_is_the_feature_extractors() -> None:
     encoder = tiny_whisper()
     audio = signal(12.0, RATE, seed=6)
     window = torch.nn.functional.pad(audio, (0, 30 * RATE - audio.shape[1]))
-    expected = transformers.WhisperFeatureExtractor()(audio[0].numpy(), sampling_rate=RATE, return_tensors="pt").input_features
+    expected = transformers.WhisperFeatureExtractor()(
+        audio[0].numpy(), sampling_rate=RATE, return_tensors="pt"
+    ).input_features
     torch.testing.assert_close(encoder.log_mel(window), expected, atol=1e-4, rtol=1e-4)
 
 

@@ -60,7 +60,9 @@ def test_average_precision_weights_equal_sklearn_sample_weight() -> None:
     scores, targets = multilabel(3)
     weights = np.random.default_rng(3).random(len(scores)) * 3
     weights[::7] = 0.0
-    expected = [average_precision_score(targets[:, c], scores[:, c], sample_weight=weights) for c in range(scores.shape[1])]
+    expected = [
+        average_precision_score(targets[:, c], scores[:, c], sample_weight=weights) for c in range(scores.shape[1])
+    ]
     np.testing.assert_allclose(average_precision(scores, targets, weights), expected, rtol=1e-10)
 
 
@@ -69,7 +71,11 @@ def test_average_precision_weights_equal_duplicated_rows() -> None:
     counts = np.random.default_rng(4).integers(0, 4, len(scores))
     counts[:2] = [2, 1]
     rows = np.repeat(np.arange(len(scores)), counts)
-    np.testing.assert_allclose(average_precision(scores, targets, counts.astype(float)), average_precision(scores[rows], targets[rows]), rtol=1e-12)
+    np.testing.assert_allclose(
+        average_precision(scores, targets, counts.astype(float)),
+        average_precision(scores[rows], targets[rows]),
+        rtol=1e-12,
+    )
 
 
 def test_average_precision_of_a_class_without_positives_is_nan() -> None:
@@ -150,7 +156,9 @@ def test_regression_weights_equal_duplication() -> None:
     rows = np.repeat(np.arange(30), counts)
     weights = counts.astype(float)
     assert pearson(predicted, targets, weights) == pytest.approx(pearson(predicted[rows], targets[rows]))
-    assert mean_squared_error(predicted, targets, weights) == pytest.approx(mean_squared_error(predicted[rows], targets[rows]))
+    assert mean_squared_error(predicted, targets, weights) == pytest.approx(
+        mean_squared_error(predicted[rows], targets[rows])
+    )
 
 
 def test_pearson_of_a_constant_prediction_is_zero() -> None:
@@ -163,7 +171,9 @@ def test_pearson_of_a_constant_prediction_is_zero() -> None:
 
 def test_mean_squared_error_by_hand() -> None:
     assert mean_squared_error(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0])) == pytest.approx(5 / 3)
-    assert mean_squared_error(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0]), np.array([0.0, 1.0, 1.0])) == pytest.approx(5 / 2)
+    assert mean_squared_error(
+        np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 1.0]), np.array([0.0, 1.0, 1.0])
+    ) == pytest.approx(5 / 2)
 
 
 def test_regression_outcome() -> None:
@@ -250,7 +260,9 @@ def test_f1_from_counts_rejects_an_unknown_average() -> None:
 
 def reference_segments(frames: np.ndarray, size: int) -> np.ndarray:
     """Segment activity by a plain loop, independent of the implementation under test."""
-    return np.array([frames[start : start + size].max(axis=0) for start in range(0, len(frames), size)]).reshape(-1, frames.shape[1])
+    return np.array([frames[start : start + size].max(axis=0) for start in range(0, len(frames), size)]).reshape(
+        -1, frames.shape[1]
+    )
 
 
 def random_clips(seed: int, classes: int = 4) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -302,7 +314,15 @@ def test_segment_f1_of_no_clips_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("segment", "hop", "frames"),
-    [(1.0, 0.02, 50), (0.1, 0.01, 10), (0.1, 0.04, 3), (1.0, 1 / 3, 3), (0.3, 0.1, 3), (0.005, 0.01, 1), (0.02, 0.02, 1)],
+    [
+        (1.0, 0.02, 50),
+        (0.1, 0.01, 10),
+        (0.1, 0.04, 3),
+        (1.0, 1 / 3, 3),
+        (0.3, 0.1, 3),
+        (0.005, 0.01, 1),
+        (0.02, 0.02, 1),
+    ],
 )
 def test_segment_frames(segment: float, hop: float, frames: int) -> None:
     assert segment_frames(segment, hop) == frames

@@ -28,7 +28,9 @@ def test_no_path_arguments_run_the_suite_only(pytester: pytest.Pytester, tiny_ta
 
 def test_path_arguments_are_collected_beside_the_suite(pytester: pytest.Pytester, tiny_task: Path) -> None:
     test_file = pytester.makepyfile("def test_gate(): pass")
-    result = pytester.runpytest(f"--xares-encoder={MEL}", f"--xares-tasks-dir={tiny_task}", str(test_file), "--co", "-q")
+    result = pytester.runpytest(
+        f"--xares-encoder={MEL}", f"--xares-tasks-dir={tiny_task}", str(test_file), "--co", "-q"
+    )
     result.stdout.fnmatch_lines(["xares::encoder::loads", "*test_gate*"])
 
 
@@ -36,7 +38,9 @@ def test_collection_lists_checks_and_task_methods_without_building_the_encoder(p
     spec = encoder_file(pytester.path, "raise RuntimeError('imported at collection')\n")
     result = pytester.runpytest(f"--xares-encoder={spec}", "--co", "-q")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["xares::encoder::hop_size", "xares::esc50::mlp", "xares::esc50::knn", "xares::fsdkaggle2018::mlp"])
+    result.stdout.fnmatch_lines(
+        ["xares::encoder::hop_size", "xares::esc50::mlp", "xares::esc50::knn", "xares::fsdkaggle2018::mlp"]
+    )
     result.stdout.no_fnmatch_line("xares::fsdkaggle2018::knn")  # the table says no kNN
 
 
@@ -57,8 +61,8 @@ def test_selection_with_k_and_m(pytester: pytest.Pytester, selection: list[str],
 def test_every_suite_item_carries_the_xares_marker(pytester: pytest.Pytester) -> None:
     everything = pytester.runpytest(f"--xares-encoder={MEL}", "--co", "-q")
     marked = pytester.runpytest(f"--xares-encoder={MEL}", "--co", "-q", "-m", "xares")
-    assert [l for l in everything.stdout.lines if l.startswith("xares::")] == [
-        l for l in marked.stdout.lines if l.startswith("xares::")
+    assert [line for line in everything.stdout.lines if line.startswith("xares::")] == [
+        line for line in marked.stdout.lines if line.startswith("xares::")
     ]
 
 
@@ -71,9 +75,13 @@ def test_a_task_without_data_is_skipped_with_where_to_put_it(pytester: pytest.Py
 def test_a_user_task_runs_and_the_table_and_json_report_it(pytester: pytest.Pytester, tiny_task: Path) -> None:
     spec = encoder_file(pytester.path, BANDS_ENCODER)
     out = pytester.path / "results.json"
-    result = pytester.runpytest(f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", f"--xares-json={out}")
+    result = pytester.runpytest(
+        f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", f"--xares-json={out}"
+    )
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*X-ARES scores*", "| task *| metric *| MLP *| kNN *", "| tiny *| accuracy *|*", "*weighted average*"])
+    result.stdout.fnmatch_lines(
+        ["*X-ARES scores*", "| task *| metric *| MLP *| kNN *", "| tiny *| accuracy *|*", "*weighted average*"]
+    )
     document = json.loads(out.read_text())
     assert {r["method"] for r in document["results"]} == {"mlp", "knn"}
     for r in document["results"]:
@@ -124,7 +132,7 @@ def test_options_come_from_ini_and_environment_and_the_command_line_wins(
     result = pytester.runpytest("--co", "-q", "-k", "demo_pitch")
     result.stdout.fnmatch_lines(["xares::demo_pitch::mlp"])
     result = pytester.runpytest("--co", "-q", "--xares-suite=xares", "-k", "demo_pitch")
-    assert not [l for l in result.stdout.lines if l.startswith("xares::demo")]
+    assert not [line for line in result.stdout.lines if line.startswith("xares::demo")]
 
 
 def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester) -> None:
@@ -136,10 +144,16 @@ def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester) -> None:
 
 
 @pytest.mark.parametrize("form", ["file", "file:Class", "module:Class"])
-def test_encoder_spec_forms(pytester: pytest.Pytester, tiny_task: Path, form: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_encoder_spec_forms(
+    pytester: pytest.Pytester, tiny_task: Path, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = encoder_file(pytester.path, BANDS_ENCODER, name="bands_mod.py")
     monkeypatch.syspath_prepend(pytester.path)
-    spec = {"file": "bands_mod.py", "file:Class": "bands_mod.py:BandsEncoder", "module:Class": "bands_mod:BandsEncoder"}[form]
+    spec = {
+        "file": "bands_mod.py",
+        "file:Class": "bands_mod.py:BandsEncoder",
+        "module:Class": "bands_mod:BandsEncoder",
+    }[form]
     result = pytester.runpytest(f"--xares-encoder={spec}", "-k", "loads or output_shape")
     result.assert_outcomes(passed=2)
     assert path.exists()

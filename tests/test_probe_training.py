@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 
 import torch
@@ -11,11 +12,17 @@ from pytest_xares.heads.linear import linear_head
 from pytest_xares.heads.train import TensorSamples, TrainConfig, cosine_rates, fit, one_thread, predict, seeded
 
 
-def reference_fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor],
-                  config: TrainConfig) -> list[float]:
+def reference_fit(
+    model: torch.nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    valid: tuple[torch.Tensor, torch.Tensor],
+    config: TrainConfig,
+) -> list[float]:
     """The loop written with torch.optim.Adam and CosineAnnealingLR, as X-ARES trains its probes."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=0.1 * config.learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=config.epochs, eta_min=0.1 * config.learning_rate
+    )
     order = torch.Generator().manual_seed(config.seed)
     best_state, best, scores = copy.deepcopy(model.state_dict()), -math.inf, []
     for _ in range(config.epochs):
@@ -44,7 +51,13 @@ def test_training_matches_torch_adam_with_cosine_annealing_bit_for_bit() -> None
     train, valid = (inputs[:200], targets[:200]), (inputs[200:], targets[200:])
 
     ours = seeded(5, lambda: linear_head(24, 4))
-    log = fit(ours, torch.nn.functional.cross_entropy, TensorSamples(*train), lambda m: _accuracy(predict(m, valid[0]), valid[1]), config)
+    log = fit(
+        ours,
+        torch.nn.functional.cross_entropy,
+        TensorSamples(*train),
+        lambda m: _accuracy(predict(m, valid[0]), valid[1]),
+        config,
+    )
     theirs = seeded(5, lambda: linear_head(24, 4))
     with one_thread():  # the same thread count, so the same floating-point reductions
         scores = reference_fit(theirs, train, valid, config)
@@ -57,7 +70,7 @@ def test_training_matches_torch_adam_with_cosine_annealing_bit_for_bit() -> None
 def test_cosine_rates_decay_to_a_tenth() -> None:
     rates = cosine_rates(1e-3, 10)
     assert rates[0] == 1e-3 and len(rates) == 10
-    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert all(a > b for a, b in itertools.pairwise(rates))
     assert math.isclose(rates[-1], 1e-4 + 0.5 * 9e-4 * (1 + math.cos(math.pi * 9 / 10)), rel_tol=1e-12)
 
 

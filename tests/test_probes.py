@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from pytest_xares.heads.metrics import accuracy
 from pytest_xares.heads.knn import knn_predict
 from pytest_xares.heads.linear import linear_probe
+from pytest_xares.heads.metrics import accuracy
 from pytest_xares.heads.train import TrainConfig
 
 

@@ -114,7 +114,9 @@ def packaged_vocab() -> Path:
     return Path(package.get_model_path()) / "vocab.txt"
 
 
-def test_bert_uncased_loads_offline_from_the_packaged_vocab(packaged_vocab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bert_uncased_loads_offline_from_the_packaged_vocab(
+    packaged_vocab: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # not from the hub, nor its cache
     vocab = packaged_vocab.read_text(encoding="utf-8").split("\n")[:BERT_VOCAB_SIZE]
     tokenizer = bert_uncased()
@@ -126,7 +128,9 @@ def test_bert_uncased_loads_offline_from_the_packaged_vocab(packaged_vocab: Path
     assert len(tokenizer.encode(["dog " * 100])[0]) == 64
 
 
-def test_bert_vocab_named_by_the_environment(packaged_vocab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bert_vocab_named_by_the_environment(
+    packaged_vocab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     copy = tmp_path / "vocab.txt"
     copy.write_bytes(packaged_vocab.read_bytes())
     monkeypatch.setenv("XARES_BERT_VOCAB", str(copy))
@@ -164,7 +168,9 @@ def test_symmetric_infonce_by_hand() -> None:
     audio, text = torch.randn(5, 3, generator=generator), torch.randn(5, 3, generator=generator)
     clips = torch.tensor([0, 1, 1, 2, 3])
     scale = torch.tensor(4.0)
-    assert float(symmetric_infonce((audio, text, scale), clips)) == pytest.approx(float(symmetric_infonce((text, audio, scale), clips)))
+    assert float(symmetric_infonce((audio, text, scale), clips)) == pytest.approx(
+        float(symmetric_infonce((text, audio, scale), clips))
+    )
 
 
 def test_text_tower_averages_over_real_tokens_and_the_scale_is_trainable() -> None:
@@ -215,7 +221,11 @@ def synthetic(combinations: list[tuple[int, int, int]], seed: int) -> tuple[np.n
 def retrieval_data() -> tuple[tuple[np.ndarray, list[list[str]]], ...]:
     every = [(a, p, m) for a in range(4) for p in range(4) for m in range(4)]
     order = np.random.default_rng(7).permutation(len(every))
-    return synthetic(every * 3, seed=0), synthetic([every[i] for i in order[:16]], 1), synthetic([every[i] for i in order[16:48]], 2)
+    return (
+        synthetic(every * 3, seed=0),
+        synthetic([every[i] for i in order[:16]], 1),
+        synthetic([every[i] for i in order[16:48]], 2),
+    )
 
 
 def test_retrieval_probe_learns_and_is_deterministic_for_a_seed() -> None:

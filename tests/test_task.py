@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_xares.task.registry import load_tasks
 from pytest_xares.task import ClipTask, KFold, LabelError, TrainValidTest, folds, splits, vocabulary
+from pytest_xares.task.registry import load_tasks
 
 
 def task(**overrides) -> ClipTask:
@@ -58,18 +58,51 @@ def test_liveenv_keeps_the_trailing_space_of_its_label() -> None:
 def test_every_task_of_the_suite_is_defined_with_its_facts() -> None:
     tasks = {t.name: t for t in load_tasks("xares")}
     public = {
-        "asvspoof2015", "cremad", "esc50", "fluentspeechcommands", "freemusicarchive", "fsdkaggle2018",
-        "gtzan_genre", "libricount", "librispeechmalefemale", "nsynthinstument", "ravdess", "speechcommandsv1",
-        "urbansound8k", "vocalimitations", "vocalsound", "voxceleb1", "voxlingua33",
-        "clotho", "desed", "fsd50k", "librispeech", "maestro", "speechocean762",
+        "asvspoof2015",
+        "cremad",
+        "esc50",
+        "fluentspeechcommands",
+        "freemusicarchive",
+        "fsdkaggle2018",
+        "gtzan_genre",
+        "libricount",
+        "librispeechmalefemale",
+        "nsynthinstument",
+        "ravdess",
+        "speechcommandsv1",
+        "urbansound8k",
+        "vocalimitations",
+        "vocalsound",
+        "voxceleb1",
+        "voxlingua33",
+        "clotho",
+        "desed",
+        "fsd50k",
+        "librispeech",
+        "maestro",
+        "speechocean762",
     }
     private = {"finger_snap", "inside_outside_car", "key_scratching", "liveenv", "subway_broadcast"}
     assert set(tasks) == public | private
     kinds = {n: t.kind for n, t in tasks.items() if t.kind != "clip"}
-    assert kinds == {"clotho": "retrieval", "desed": "frame", "fsd50k": "multilabel", "librispeech": "asr",
-                     "maestro": "frame", "speechocean762": "regression"}
-    assert tasks["maestro"].pos_weight == 10 and tasks["maestro"].average == "micro" and tasks["maestro"].segment_seconds == 0.1
-    assert tasks["desed"].average == "macro" and tasks["desed"].segment_seconds == 1.0 and tasks["desed"].pos_weight is None
+    assert kinds == {
+        "clotho": "retrieval",
+        "desed": "frame",
+        "fsd50k": "multilabel",
+        "librispeech": "asr",
+        "maestro": "frame",
+        "speechocean762": "regression",
+    }
+    assert (
+        tasks["maestro"].pos_weight == 10
+        and tasks["maestro"].average == "micro"
+        and tasks["maestro"].segment_seconds == 0.1
+    )
+    assert (
+        tasks["desed"].average == "macro"
+        and tasks["desed"].segment_seconds == 1.0
+        and tasks["desed"].pos_weight is None
+    )
     assert tasks["librispeech"].weight == 10000 and tasks["librispeech"].data_folder == "librispeech"
     assert tasks["clotho"].weight == 1045 and tasks["clotho"].epochs == 20 and tasks["clotho"].batch_size == 128
     assert not tasks["speechocean762"].averaged and tasks["speechocean762"].epochs == 25

@@ -9,10 +9,17 @@ import numpy as np
 import pytest
 
 from pytest_xares.embeddings.store import FrameWriter, frame_set
-from pytest_xares.tasks.demo.captions import caption_tokenizer
 from pytest_xares.task import (
-    AsrTask, FrameTask, LabelError, MultiLabelTask, RegressionTask, RetrievalTask, folds, splits,
+    AsrTask,
+    FrameTask,
+    LabelError,
+    MultiLabelTask,
+    RegressionTask,
+    RetrievalTask,
+    folds,
+    splits,
 )
+from pytest_xares.tasks.demo.captions import caption_tokenizer
 
 SPLITS = splits("train", "valid", "test")
 
@@ -43,9 +50,20 @@ def test_frame_targets_edge_cases() -> None:
 
 
 def test_midi_notes_map_to_classes() -> None:
-    task = FrameTask(name="m", formal_name="M", splits=SPLITS, classes=tuple(range(21, 108)), weight=1,
-                     onset="start", offset="end", label="note", separator=None)
-    targets = task.frame_targets([{"start": 0.0, "end": 0.1, "note": 21}, {"start": 0.1, "end": 0.2, "note": 107}], 2, 0.1)
+    task = FrameTask(
+        name="m",
+        formal_name="M",
+        splits=SPLITS,
+        classes=tuple(range(21, 108)),
+        weight=1,
+        onset="start",
+        offset="end",
+        label="note",
+        separator=None,
+    )
+    targets = task.frame_targets(
+        [{"start": 0.0, "end": 0.1, "note": 21}, {"start": 0.1, "end": 0.2, "note": 107}], 2, 0.1
+    )
     assert targets[0, 0] == 1 and targets[1, 86] == 1 and targets.sum() == 2
     with pytest.raises(LabelError, match="108"):
         task.target([{"start": 0.0, "end": 0.1, "note": 108}])
@@ -93,7 +111,9 @@ def test_regression_targets_are_finite_numbers() -> None:
 def test_captions_are_every_value_or_the_named_fields() -> None:
     task = RetrievalTask(name="c", formal_name="C", splits=SPLITS, weight=1, tokenizer=caption_tokenizer)
     assert task.target({"caption_1": "a dog", "caption_2": "a cat"}) == ["a dog", "a cat"]
-    named = RetrievalTask(name="c", formal_name="C", splits=SPLITS, weight=1, captions=("caption_2",), tokenizer=caption_tokenizer)
+    named = RetrievalTask(
+        name="c", formal_name="C", splits=SPLITS, weight=1, captions=("caption_2",), tokenizer=caption_tokenizer
+    )
     assert named.target({"caption_1": "a dog", "caption_2": "a cat"}) == ["a cat"]
     with pytest.raises(LabelError, match="caption_2"):
         named.target({"caption_1": "a dog"})
@@ -138,13 +158,15 @@ def test_a_frame_file_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
 def test_training_reports_every_epoch_to_the_progress_display() -> None:
     import torch
 
+    from pytest_xares.engine.progress import Progress
     from pytest_xares.heads.linear import linear_head
     from pytest_xares.heads.train import TensorSamples, TrainConfig, fit, seeded
-    from pytest_xares.engine.progress import Progress
 
     stream = io.StringIO()
     progress = Progress(stream, live=False, interval=0.0)
-    config = TrainConfig(3, 4, 1e-2, 0, report=lambda epoch, valid: progress.training("demo_events mlp", epoch, 3, valid))
+    config = TrainConfig(
+        3, 4, 1e-2, 0, report=lambda epoch, valid: progress.training("demo_events mlp", epoch, 3, valid)
+    )
     data = TensorSamples(torch.randn(8, 4), torch.arange(8) % 2)
     fit(seeded(0, lambda: linear_head(4, 2)), torch.nn.functional.cross_entropy, data, lambda m: 0.25, config)
     assert stream.getvalue().splitlines() == [

@@ -19,8 +19,8 @@ import pytest
 
 import pytest_xares
 from pytest_xares.data.shards import ShardSample, encode_audio, write_shard
-from pytest_xares.task.registry import load_tasks
 from pytest_xares.task import vocabulary
+from pytest_xares.task.registry import load_tasks
 
 Json = Callable[[np.random.Generator, int], Any]  # (rng, sample number) -> the sample's json
 
@@ -72,40 +72,86 @@ def score(rng: np.random.Generator, i: int) -> dict[str, float]:
 
 #: Per task: the shard files of its record (a ``*`` stands for a shard number) and each sample's json.
 LAYOUTS: dict[str, tuple[list[str], Json]] = {
-    "asvspoof2015": (["asvspoof_train_*.tar", "asvspoof_valid_*.tar", "asvspoof_eval_*.tar"], field("binary_spoof", ["human", "spoof"])),
+    "asvspoof2015": (
+        ["asvspoof_train_*.tar", "asvspoof_valid_*.tar", "asvspoof_eval_*.tar"],
+        field("binary_spoof", ["human", "spoof"]),
+    ),
     "clotho": (["clotho_development_*.tar", "clotho_evaluation_*.tar", "clotho_validation_*.tar"], captions),
-    "cremad": (["wds-audio-train-*.tar", "wds-audio-valid-*.tar", "wds-audio-test-*.tar"], field("label", ["H", "S", "A"])),
+    "cremad": (
+        ["wds-audio-train-*.tar", "wds-audio-valid-*.tar", "wds-audio-test-*.tar"],
+        field("label", ["H", "S", "A"]),
+    ),
     "desed": (["wds-audio-train-*.tar", "wds-audio-eval-*.tar"], desed_events),
     "esc50": ([f"wds-audio-fold-{k}-*.tar" for k in range(1, 6)], field("label", [0, 17, 49])),
-    "fluentspeechcommands": (["fluentspeechcommands_train_*.tar", "fluentspeechcommands_valid_*.tar", "fluentspeechcommands_test_*.tar"],
-                             field("transcription", first("fluentspeechcommands"))),
-    "freemusicarchive": (["fma_small_train_*.tar", "fma_small_valid_*.tar", "fma_small_test_*.tar"], field("genre", ["Hip-Hop", "Pop", "Folk"])),
+    "fluentspeechcommands": (
+        ["fluentspeechcommands_train_*.tar", "fluentspeechcommands_valid_*.tar", "fluentspeechcommands_test_*.tar"],
+        field("transcription", first("fluentspeechcommands")),
+    ),
+    "freemusicarchive": (
+        ["fma_small_train_*.tar", "fma_small_valid_*.tar", "fma_small_test_*.tar"],
+        field("genre", ["Hip-Hop", "Pop", "Folk"]),
+    ),
     "fsd50k": (["fsd50k_train_*.tar", "fsd50k_validation_*.tar", "fsd50k_eval_*.tar"], tags),
     "fsdkaggle2018": (["fsd18_train_*.tar", "fsd18_test_*.tar"], field("sound", ["Hi-hat", "Saxophone", "Trumpet"])),
-    "gtzan_genre": ([f"gtzan_fold_{k}_0000000.tar" for k in range(10)], field("genre", ["blues", "classical", "country"])),
+    "gtzan_genre": (
+        [f"gtzan_fold_{k}_0000000.tar" for k in range(10)],
+        field("genre", ["blues", "classical", "country"]),
+    ),
     "libricount": ([f"libricount_fold{k:02d}.tar" for k in range(5)], field("num_speakers", [0, 4, 10])),
     "librispeech": (["train-clean-100-*.tar", "dev-clean-*.tar", "test-clean-*.tar"], speech),
     "librispeechmalefemale": (["train-clean-100-*.tar", "dev-clean-*.tar", "test-clean-*.tar"], speech),
     "maestro": (["maestro_train_*.tar", "maestro_valid_*.tar", "maestro_test_*.tar"], notes),
-    "nsynthinstument": (["nsynth_train_*.tar", "nsynth_valid_*.tar", "nsynth_test_*.tar"], field("instrument_family_str", ["guitar", "bass", "organ"])),
+    "nsynthinstument": (
+        ["nsynth_train_*.tar", "nsynth_valid_*.tar", "nsynth_test_*.tar"],
+        field("instrument_family_str", ["guitar", "bass", "organ"]),
+    ),
     "ravdess": ([f"ravdess_fold_{k}_0000000.tar" for k in range(4)], field("emotion", ["neutral", "calm", "happy"])),
-    "speechcommandsv1": (["wds-audio-train-*.tar", "wds-audio-valid-*.tar", "wds-audio-test-*.tar"], field("labels", ["sheila", "up", "bird"])),
+    "speechcommandsv1": (
+        ["wds-audio-train-*.tar", "wds-audio-valid-*.tar", "wds-audio-test-*.tar"],
+        field("labels", ["sheila", "up", "bird"]),
+    ),
     "speechocean762": (["speechocean762_train_*.tar", "speechocean762_test_*.tar"], score),
-    "urbansound8k": ([f"urbansound_fold{k}_0000000.tar" for k in range(1, 11)], field("soundevent", ["air_conditioner", "car_horn", "dog_bark"])),
-    "vocalimitations": ([f"vocal_imitations_fold{k:02}_0000000.tar" for k in range(3)], field("imitation", first("vocalimitations"))),
+    "urbansound8k": (
+        [f"urbansound_fold{k}_0000000.tar" for k in range(1, 11)],
+        field("soundevent", ["air_conditioner", "car_horn", "dog_bark"]),
+    ),
+    "vocalimitations": (
+        [f"vocal_imitations_fold{k:02}_0000000.tar" for k in range(3)],
+        field("imitation", first("vocalimitations")),
+    ),
     "vocalsound": (["train_*.tar", "valid_*.tar", "test_*.tar"], field("label", ["laughter", "sigh", "cough"])),
-    "voxceleb1": (["voxceleb1_train_*.tar", "voxceleb1_valid_*.tar", "voxceleb1_test_*.tar"], field("speakerid", ["id10003", "id10004", "id10005"])),
+    "voxceleb1": (
+        ["voxceleb1_train_*.tar", "voxceleb1_valid_*.tar", "voxceleb1_test_*.tar"],
+        field("speakerid", ["id10003", "id10004", "id10005"]),
+    ),
     "voxlingua33": (["train_subset_*.tar", "dev_*.tar"], field("labels", ["uk", "zh", "nn"])),
     "finger_snap": (["finger_snap_train_*.tar", "finger_snap_test_*.tar"], field("tag", ["T", "F"])),
-    "inside_outside_car": (["inside_outside_car_train_*.tar", "inside_outside_car_test_*.tar"], field("position", ["Inside", "Outside"])),
+    "inside_outside_car": (
+        ["inside_outside_car_train_*.tar", "inside_outside_car_test_*.tar"],
+        field("position", ["Inside", "Outside"]),
+    ),
     "key_scratching": (["key_scratching_train_*.tar", "key_scratching_test_*.tar"], field("tag", ["T", "F"])),
-    "liveenv": (["liveenv_train_*.tar", "liveenv_test_*.tar"], field("soundevent", ["Airplane", "BabySound ", "Alarm"])),
+    "liveenv": (
+        ["liveenv_train_*.tar", "liveenv_test_*.tar"],
+        field("soundevent", ["Airplane", "BabySound ", "Alarm"]),
+    ),
     "subway_broadcast": (["subway_broadcast_*.tar"], field("broadcasting", [0, 1, "1"])),
 }
 
 #: (container, rate, channels), handed out in turn: every format, rate and channel count appears.
-FORMATS = [(ext, rate, channels) for channels in (1, 2) for ext, rate in
-           [("wav", 16000), ("flac", 22050), ("mp3", 44100), ("ogg", 48000), ("flac", 16000), ("ogg", 22050), ("mp3", 48000)]]
+FORMATS = [
+    (ext, rate, channels)
+    for channels in (1, 2)
+    for ext, rate in [
+        ("wav", 16000),
+        ("flac", 22050),
+        ("mp3", 44100),
+        ("ogg", 48000),
+        ("flac", 16000),
+        ("ogg", 22050),
+        ("mp3", 48000),
+    ]
+]
 
 TASKS = {task.name: task for task in load_tasks("xares")}
 
@@ -120,7 +166,9 @@ def clip(rng: np.random.Generator, seconds: float, rate: int, channels: int, ton
     return np.repeat(audio[:, None], channels, axis=1) if channels > 1 else audio
 
 
-def write_record(folder: Path, shards: list[str], sample_json: Json, form: tuple[str, int, int], per_shard: int = 6) -> None:
+def write_record(
+    folder: Path, shards: list[str], sample_json: Json, form: tuple[str, int, int], per_shard: int = 6
+) -> None:
     ext, rate, channels = form
     rng = np.random.default_rng(len(folder.name))
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,7 +177,11 @@ def write_record(folder: Path, shards: list[str], sample_json: Json, form: tuple
         samples = []
         for _ in range(per_shard):
             audio = clip(rng, 1.5, rate, channels, tone=220.0 * (1 + number % 3))
-            samples.append(ShardSample(f"s{number:05d}", encode_audio(audio.astype(np.float32), rate, ext), ext, sample_json(rng, number)))
+            samples.append(
+                ShardSample(
+                    f"s{number:05d}", encode_audio(audio.astype(np.float32), rate, ext), ext, sample_json(rng, number)
+                )
+            )
             number += 1
         write_shard(folder / name.replace("*", "000000"), samples)
 
@@ -158,16 +210,39 @@ def test_task_runs_end_to_end_on_its_records_layout(name: str, tmp_path: Path, r
     assert [r.method for r in results.results] == list(task.methods)
     for result in results.results:
         assert result.metric == task.metric
-        assert math.isfinite(result.score) and result.score >= (-1 if task.kind == "regression" else 0) and result.score <= 1
+        assert (
+            math.isfinite(result.score)
+            and result.score >= (-1 if task.kind == "regression" else 0)
+            and result.score <= 1
+        )
         assert result.samples["test"] > 0
-        assert result.interval[0] <= result.score <= result.interval[1] or math.isclose(result.interval[0], result.interval[1])
+        assert result.interval[0] <= result.score <= result.interval[1] or math.isclose(
+            result.interval[0], result.interval[1]
+        )
 
 
 #: The X-ARES task table: every task has an mlp item, these also a knn one.
 WITH_KNN = {
-    "asvspoof2015", "cremad", "esc50", "fluentspeechcommands", "freemusicarchive", "gtzan_genre", "libricount",
-    "librispeechmalefemale", "nsynthinstument", "ravdess", "speechcommandsv1", "urbansound8k", "vocalimitations",
-    "vocalsound", "voxceleb1", "voxlingua33", "finger_snap", "inside_outside_car", "key_scratching", "subway_broadcast",
+    "asvspoof2015",
+    "cremad",
+    "esc50",
+    "fluentspeechcommands",
+    "freemusicarchive",
+    "gtzan_genre",
+    "libricount",
+    "librispeechmalefemale",
+    "nsynthinstument",
+    "ravdess",
+    "speechcommandsv1",
+    "urbansound8k",
+    "vocalimitations",
+    "vocalsound",
+    "voxceleb1",
+    "voxlingua33",
+    "finger_snap",
+    "inside_outside_car",
+    "key_scratching",
+    "subway_broadcast",
 }
 
 
@@ -183,9 +258,13 @@ def test_a_task_whose_language_model_is_unavailable_is_skipped_with_the_reason(p
     shards, sample_json = LAYOUTS["librispeech"]
     write_record(Path(pytester.path) / "data" / "librispeech", shards, sample_json, ("flac", 16000, 1), per_shard=2)
     result = pytester.runpytest(
-        "--xares-encoder=pytest_xares.example_encoders.mel", f"--xares-data-dir={pytester.path / 'data'}",
-        f"--xares-asr-lm={pytester.path / 'no-such-model'}", f"--xares-cache-dir={pytester.path / 'cache'}",
-        "-k", "librispeech and not male", "-rs",
+        "--xares-encoder=pytest_xares.example_encoders.mel",
+        f"--xares-data-dir={pytester.path / 'data'}",
+        f"--xares-asr-lm={pytester.path / 'no-such-model'}",
+        f"--xares-cache-dir={pytester.path / 'cache'}",
+        "-k",
+        "librispeech and not male",
+        "-rs",
     )
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no-such-model*"])
@@ -197,7 +276,7 @@ def test_frame_embeddings_are_cached_float16_and_a_torn_frame_file_is_encoded_ag
 
     shards, sample_json = LAYOUTS["desed"]
     write_record(tmp_path / "data" / "desed", shards, sample_json, ("wav", 16000, 1))
-    run = lambda: pytest_xares.evaluate(  # noqa: E731
+    run = lambda: pytest_xares.evaluate(
         MelEncoder(), tasks=["desed"], data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", progress=False
     ).results[0]
     first = run()
@@ -221,7 +300,7 @@ class WrongHopEncoder(__import__("torch").nn.Module):
 
     sampling_rate, output_dim, hop_size_in_ms = 16000, 8, 10
 
-    def forward(self, audio):  # noqa: ANN001, ANN201
+    def forward(self, audio):
         import torch
 
         frames = audio.reshape(len(audio), -1)[:, : audio.shape[-1] // 640 * 640].reshape(len(audio), -1, 640)
@@ -233,20 +312,31 @@ def test_a_wrong_hop_skips_frame_tasks_and_leaves_clip_tasks_running(tmp_path: P
         shards, sample_json = LAYOUTS[name]
         write_record(tmp_path / "data" / name, shards, sample_json, ("wav", 16000, 1), per_shard=4)
     results = pytest_xares.evaluate(
-        WrongHopEncoder(), tasks=["desed", "esc50"], methods=["mlp"], data_dir=tmp_path / "data",
-        cache_dir=tmp_path / "cache", progress=False,
+        WrongHopEncoder(),
+        tasks=["desed", "esc50"],
+        methods=["mlp"],
+        data_dir=tmp_path / "data",
+        cache_dir=tmp_path / "cache",
+        progress=False,
     )
     assert [r.task for r in results.results] == ["esc50"]
     assert "hop_size" in results.skipped["desed::mlp"] and "40" in results.skipped["desed::mlp"], results.skipped
 
 
-def test_speech_recognition_runs_through_the_plugin_under_xdist(pytester: pytest.Pytester, tiny_language_model: Path) -> None:
+def test_speech_recognition_runs_through_the_plugin_under_xdist(
+    pytester: pytest.Pytester, tiny_language_model: Path
+) -> None:
     shards, sample_json = LAYOUTS["librispeech"]
     write_record(Path(pytester.path) / "data" / "librispeech", shards, sample_json, ("flac", 16000, 1), per_shard=4)
     result = pytester.runpytest(
-        "--xares-encoder=pytest_xares.example_encoders.mel", f"--xares-data-dir={pytester.path / 'data'}",
-        f"--xares-asr-lm={tiny_language_model}", f"--xares-json={pytester.path / 'results.json'}",
-        "-k", "librispeech and not male", "-n", "2",
+        "--xares-encoder=pytest_xares.example_encoders.mel",
+        f"--xares-data-dir={pytester.path / 'data'}",
+        f"--xares-asr-lm={tiny_language_model}",
+        f"--xares-json={pytester.path / 'results.json'}",
+        "-k",
+        "librispeech and not male",
+        "-n",
+        "2",
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*| librispeech *| 1 - WER (wer *"])

@@ -42,5 +42,7 @@ def test_each_worker_takes_its_share_of_the_cores(pytester: pytest.Pytester) -> 
         def test_other(): pass
         """
     )
-    result = pytester.runpytest_subprocess("--xares-encoder=pytest_xares.example_encoders.mel", "-n", "2", "-k", "threads or other", ".")
+    result = pytester.runpytest_subprocess(
+        "--xares-encoder=pytest_xares.example_encoders.mel", "-n", "2", "-k", "threads or other", "."
+    )
     result.assert_outcomes(passed=2)

@@ -17,17 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xares.testing import BANDS_ENCODER, encoder_file, write_tone_shard
 from pytest_xares.data import zenodo as downloader
 from pytest_xares.data.fetch import VerifyError, ensure_task_data, verify_task_data
 from pytest_xares.data.records import RECORD_FILE, XARES_READY, read_record
 from pytest_xares.data.shards import MissingData
 from pytest_xares.data.transfer import Quiet
 from pytest_xares.data.zenodo import Backoff, DownloadError, Zenodo
-from pytest_xares.testing.zenodo_server import Fault, ZenodoServer
 from pytest_xares.engine.progress import Progress
-from pytest_xares.task.registry import load_tasks
 from pytest_xares.task import ClipTask, splits
+from pytest_xares.task.registry import load_tasks
+from pytest_xares.testing import BANDS_ENCODER, encoder_file, write_tone_shard
+from pytest_xares.testing.zenodo_server import Fault, ZenodoServer
 
 FILES = {f"part{i}.tar": os.urandom(150_000 + i) for i in range(3)}
 
@@ -84,7 +84,7 @@ def test_a_record_arrives_whole_with_its_metadata_beside_it(zenodo: ZenodoServer
 def test_a_dropped_connection_resumes_with_a_range_request(zenodo: ZenodoServer, tmp_path: Path) -> None:
     zenodo.add_record(1, FILES)
     zenodo.inject(1, "part1.tar", Fault(drop_after=60_000))
-    download, waits = client(zenodo)
+    download, _waits = client(zenodo)
     download.download_record(1, tmp_path / "task")
     assert_whole(tmp_path / "task", FILES)
     first, second = [h for h in zenodo.hits if h.key == "part1.tar"]
@@ -98,7 +98,10 @@ def test_a_server_that_ignores_range_sends_the_file_again_whole(zenodo: ZenodoSe
     client(zenodo)[0].download_record(1, tmp_path / "task")
     assert_whole(tmp_path / "task", FILES)
     assert [(h.range, h.status, h.sent) for h in zenodo.hits if h.key == "part1.tar"][1] == (
-        "bytes=60000-", 200, len(FILES["part1.tar"]))
+        "bytes=60000-",
+        200,
+        len(FILES["part1.tar"]),
+    )
 
 
 def test_a_part_left_by_a_killed_run_is_resumed(zenodo: ZenodoServer, tmp_path: Path) -> None:
@@ -169,7 +172,9 @@ def test_a_retry_after_beyond_the_time_limit_gives_up_at_once(zenodo: ZenodoServ
 
 def test_a_corrupt_file_is_never_used(zenodo: ZenodoServer, tmp_path: Path) -> None:
     zenodo.add_record(1, FILES, wrong_md5=["part1.tar"])
-    with pytest.raises(DownloadError, match="part1.tar of Zenodo record 1 .* arrived corrupt twice .* deleted, not used"):
+    with pytest.raises(
+        DownloadError, match="part1.tar of Zenodo record 1 .* arrived corrupt twice .* deleted, not used"
+    ):
         client(zenodo)[0].download_record(1, tmp_path / "task")
     folder = tmp_path / "task"
     assert not (folder / "part1.tar").exists() and not list(folder.glob(".*.part"))
@@ -187,7 +192,9 @@ def test_a_file_corrupted_in_transit_is_fetched_again(zenodo: ZenodoServer, tmp_
 
 
 def test_a_record_that_does_not_exist(zenodo: ZenodoServer, tmp_path: Path) -> None:
-    with pytest.raises(DownloadError, match=r"answered 404: there is no Zenodo record 999 there\. Check the task's record id"):
+    with pytest.raises(
+        DownloadError, match=r"answered 404: there is no Zenodo record 999 there\. Check the task's record id"
+    ):
         client(zenodo)[0].download_record(999, tmp_path / "task")
     assert not (tmp_path / "task" / RECORD_FILE).exists()
 
@@ -221,10 +228,14 @@ def test_a_slow_download_reports_bytes_rate_and_time_left(zenodo: ZenodoServer, 
     assert all(re.fullmatch(pattern, line) for line in lines), lines
 
 
-def test_not_enough_disk_space_is_said_before_downloading(zenodo: ZenodoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_enough_disk_space_is_said_before_downloading(
+    zenodo: ZenodoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     zenodo.add_record(1, FILES)
     monkeypatch.setattr(downloader.shutil, "disk_usage", lambda path: _Usage(free=100_000))
-    with pytest.raises(DownloadError, match=r"needs 450.0 kB more in .*task, but only 100.0 kB are free: free some space"):
+    with pytest.raises(
+        DownloadError, match=r"needs 450.0 kB more in .*task, but only 100.0 kB are free: free some space"
+    ):
         Zenodo(zenodo.url).download_record(1, tmp_path / "task")
     assert zenodo.count("part0.tar") == 0
 
@@ -268,10 +279,14 @@ def test_four_concurrent_downloaders_fetch_each_file_once(
             pytest.skip("forking (which shares this process's imports) is not available here")
         context = multiprocessing.get_context("fork")
         results: queue.Queue = context.Queue()
-        workers = [context.Process(target=_download_in_child, args=(zenodo.url, tmp_path / "task", results)) for _ in range(4)]
+        workers = [
+            context.Process(target=_download_in_child, args=(zenodo.url, tmp_path / "task", results)) for _ in range(4)
+        ]
     else:
         results = queue.Queue()
-        workers = [threading.Thread(target=_download_in_child, args=(zenodo.url, tmp_path / "task", results)) for _ in range(4)]
+        workers = [
+            threading.Thread(target=_download_in_child, args=(zenodo.url, tmp_path / "task", results)) for _ in range(4)
+        ]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=30) for _ in workers]
@@ -287,8 +302,16 @@ def test_four_concurrent_downloaders_fetch_each_file_once(
 
 
 def _task(name: str, record: int | None, **kwargs: object) -> ClipTask:
-    return ClipTask(name=name, formal_name=name, splits=splits(f"{name}_train", f"{name}_valid", f"{name}_test"),
-                    label="label", classes=("a", "b", "c"), weight=10, record=record, **kwargs)  # type: ignore[arg-type]
+    return ClipTask(
+        name=name,
+        formal_name=name,
+        splits=splits(f"{name}_train", f"{name}_valid", f"{name}_test"),
+        label="label",
+        classes=("a", "b", "c"),
+        weight=10,
+        record=record,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def tone_record(folder: Path, name: str) -> dict[str, Path]:
@@ -309,8 +332,15 @@ def test_an_xares_env_directory_is_used_without_the_network(zenodo: ZenodoServer
 
 def test_tasks_sharing_a_record_store_and_fetch_it_once(zenodo: ZenodoServer, tmp_path: Path) -> None:
     (mf,) = [t for t in load_tasks("xares") if t.name == "librispeechmalefemale"]
-    asr = ClipTask(name="librispeech", formal_name="LibriSpeech-100h", record=14716252,
-                   splits=mf.splits, label="trans", classes=1, weight=10000)
+    asr = ClipTask(
+        name="librispeech",
+        formal_name="LibriSpeech-100h",
+        record=14716252,
+        splits=mf.splits,
+        label="trans",
+        classes=1,
+        weight=10000,
+    )
     shards = {name: os.urandom(1000) for name in ("train-clean-100-000.tar", "dev-clean-000.tar", "test-clean-000.tar")}
     zenodo.add_record(14716252, shards)
     data = tmp_path / "data"
@@ -330,7 +360,9 @@ def test_tasks_sharing_a_record_store_and_fetch_it_once(zenodo: ZenodoServer, tm
 
 def test_private_tasks_never_download(zenodo: ZenodoServer, tmp_path: Path) -> None:
     (private,) = [t for t in load_tasks("xares") if t.name == "finger_snap"]
-    with pytest.raises(MissingData, match=f"finger_snap is a private task: place its shards in {tmp_path / 'finger_snap'}"):
+    with pytest.raises(
+        MissingData, match=f"finger_snap is a private task: place its shards in {tmp_path / 'finger_snap'}"
+    ):
         ensure_task_data(private, tmp_path, Zenodo(zenodo.url))
     assert zenodo.hits == []
 
@@ -338,9 +370,17 @@ def test_private_tasks_never_download(zenodo: ZenodoServer, tmp_path: Path) -> N
 def test_offline_says_which_files_are_missing(tmp_path: Path) -> None:
     folder = tmp_path / "alpha"
     files = tone_record(folder, "alpha")
-    (folder / RECORD_FILE).write_text(json.dumps({"id": 101, "files": [
-        {"key": k, "size": p.stat().st_size, "checksum": "md5:" + hashlib.md5(p.read_bytes()).hexdigest()} for k, p in files.items()
-    ]}))
+    (folder / RECORD_FILE).write_text(
+        json.dumps(
+            {
+                "id": 101,
+                "files": [
+                    {"key": k, "size": p.stat().st_size, "checksum": "md5:" + hashlib.md5(p.read_bytes()).hexdigest()}
+                    for k, p in files.items()
+                ],
+            }
+        )
+    )
     (folder / "alpha_valid_000000.tar").unlink()
     (folder / "alpha_test_000000.tar").unlink()
     with pytest.raises(MissingData) as raised:
@@ -348,7 +388,8 @@ def test_offline_says_which_files_are_missing(tmp_path: Path) -> None:
     assert re.search(
         rf"alpha: 2 of 3 files of its record are missing from {folder} \([\d.]+ kB\): alpha_test_000000.tar, "
         r"alpha_valid_000000.tar\. Offline \(--xares-offline\), so Zenodo record 101 \(https://zenodo.org/records/101\) "
-        r"was not fetched: run `pytest --xares-download-only -k alpha`", str(raised.value)
+        r"was not fetched: run `pytest --xares-download-only -k alpha`",
+        str(raised.value),
     ), raised.value
 
 
@@ -366,11 +407,18 @@ def served(zenodo: ZenodoServer, tmp_path: Path) -> Path:
     return tasks
 
 
-def test_a_mirror_serves_a_whole_evaluation(pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mirror_serves_a_whole_evaluation(
+    pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XARES_ZENODO_URL", "http://127.0.0.1:9")  # the command line wins
     spec = encoder_file(pytester.path, BANDS_ENCODER)
-    result = pytester.runpytest(f"--xares-encoder={spec}", f"--xares-tasks-dir={served}", f"--xares-zenodo-url={zenodo.url}",
-                                "-k", "alpha and knn")
+    result = pytester.runpytest(
+        f"--xares-encoder={spec}",
+        f"--xares-tasks-dir={served}",
+        f"--xares-zenodo-url={zenodo.url}",
+        "-k",
+        "alpha and knn",
+    )
     result.assert_outcomes(passed=1)
     data = tmp_path / "xares-data" / "alpha"
     for shard in (tmp_path / "served" / "alpha").glob("*.tar"):
@@ -379,7 +427,9 @@ def test_a_mirror_serves_a_whole_evaluation(pytester: pytest.Pytester, zenodo: Z
     assert zenodo.count(None, record=101) == 1 and zenodo.count(None, record=102) == 0
 
 
-def test_download_only_fetches_the_selected_tasks_without_an_encoder(pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path, tmp_path: Path) -> None:
+def test_download_only_fetches_the_selected_tasks_without_an_encoder(
+    pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path, tmp_path: Path
+) -> None:
     args = ["--xares-download-only", f"--xares-tasks-dir={served}", "-k", "alpha"]
     listed = pytester.runpytest(*args, "--co", "-q")
     assert [line for line in listed.stdout.lines if line.startswith("xares::")] == ["xares::alpha::download"]
@@ -387,7 +437,8 @@ def test_download_only_fetches_the_selected_tasks_without_an_encoder(pytester: p
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*X-ARES data: download*", "| alpha *| downloaded *| *101 | *3 |*"])
     assert sorted(p.name for p in (tmp_path / "xares-data" / "alpha").glob("*.tar")) == sorted(
-        p.name for p in (tmp_path / "served" / "alpha").glob("*.tar"))
+        p.name for p in (tmp_path / "served" / "alpha").glob("*.tar")
+    )
     assert not (tmp_path / "xares-data" / "beta").exists() and zenodo.count(None, record=102) == 0
     again = pytester.runpytest(*args)
     again.assert_outcomes(passed=1)
@@ -395,31 +446,45 @@ def test_download_only_fetches_the_selected_tasks_without_an_encoder(pytester: p
     assert len(zenodo.hits) == 4
 
 
-def test_download_only_skips_private_tasks_and_fails_a_failed_download(pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path) -> None:
+def test_download_only_skips_private_tasks_and_fails_a_failed_download(
+    pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path
+) -> None:
     zenodo.inject(102, None, Fault(status=404))
-    result = pytester.runpytest("--xares-download-only", f"--xares-tasks-dir={served}", "-k", "beta or finger_snap", "-rs")
+    result = pytester.runpytest(
+        "--xares-download-only", f"--xares-tasks-dir={served}", "-k", "beta or finger_snap", "-rs"
+    )
     result.assert_outcomes(failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*DownloadError: *answered 404: there is no Zenodo record 102 there*",
-                                 "*finger_snap is a private task: place its shards in*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*DownloadError: *answered 404: there is no Zenodo record 102 there*",
+            "*finger_snap is a private task: place its shards in*",
+        ]
+    )
 
 
-def test_verify_data_finds_a_damaged_file(pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_data_finds_a_damaged_file(
+    pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.runpytest("--xares-download-only", f"--xares-tasks-dir={served}", "-k", "alpha").assert_outcomes(passed=1)
     monkeypatch.setenv("XARES_OFFLINE", "1")  # the kept metadata is all verification needs
     args = ["--xares-verify-data", f"--xares-tasks-dir={served}", "-k", "alpha or beta", "-rs"]
     result = pytester.runpytest(*args)
     result.assert_outcomes(passed=1, skipped=1)  # beta has no data to verify
-    result.stdout.fnmatch_lines(["| alpha *| verified *| *101 | *3 |*", "*beta tones: nothing to verify, no data folder*"])
+    result.stdout.fnmatch_lines(
+        ["| alpha *| verified *| *101 | *3 |*", "*beta tones: nothing to verify, no data folder*"]
+    )
     shard = tmp_path / "xares-data" / "alpha" / "alpha_valid_000000.tar"
     damaged = bytearray(shard.read_bytes())
     damaged[5000] ^= 1
     shard.write_bytes(bytes(damaged))
     result = pytester.runpytest(*args)
     result.assert_outcomes(failed=1, skipped=1)
-    result.stdout.fnmatch_lines([
-        "*VerifyError: alpha tones: 1 of 3 files in * do not match the record's checksums: alpha_valid_000000.tar has md5 *"
-        "Delete the damaged files and fetch them again with `pytest --xares-download-only -k alpha`*"
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*VerifyError: alpha tones: 1 of 3 files in * do not match the record's checksums: alpha_valid_000000.tar has md5 *"
+            "Delete the damaged files and fetch them again with `pytest --xares-download-only -k alpha`*"
+        ]
+    )
     assert len(zenodo.hits) == 4  # verification never touched the network
 
 
@@ -436,7 +501,9 @@ def test_verify_data_fetches_metadata_for_an_xares_env_folder(zenodo: ZenodoServ
         verify_task_data(_task("alpha", 101), env, None)
 
 
-def test_offline_from_the_ini_file_never_touches_the_network(pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path) -> None:
+def test_offline_from_the_ini_file_never_touches_the_network(
+    pytester: pytest.Pytester, zenodo: ZenodoServer, served: Path
+) -> None:
     pytester.makeini("[pytest]\nxares_offline = yes\n")
     result = pytester.runpytest("--xares-download-only", f"--xares-tasks-dir={served}", "-k", "alpha", "-rs")
     result.assert_outcomes(skipped=1)
@@ -447,12 +514,22 @@ def test_offline_from_the_ini_file_never_touches_the_network(pytester: pytest.Py
 @pytest.mark.parametrize(
     ("args", "env", "error"),
     [
-        (["--xares-download-only", "--xares-verify-data"], {}, "*choose one of --xares-download-only and --xares-verify-data*"),
+        (
+            ["--xares-download-only", "--xares-verify-data"],
+            {},
+            "*choose one of --xares-download-only and --xares-verify-data*",
+        ),
         (["--xares-download-only"], {"XARES_OFFLINE": "maybe"}, "*--xares-offline: cannot read 'maybe'*"),
-        (["--xares-download-only", "--xares-zenodo-url=zenodo.org"], {}, "*--xares-zenodo-url must be an http:// or https:// URL*"),
+        (
+            ["--xares-download-only", "--xares-zenodo-url=zenodo.org"],
+            {},
+            "*--xares-zenodo-url must be an http:// or https:// URL*",
+        ),
     ],
 )
-def test_bad_data_options_are_usage_errors(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], error: str) -> None:
+def test_bad_data_options_are_usage_errors(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], error: str
+) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     result = pytester.runpytest(*args)

@@ -24,13 +24,20 @@ def embedding_key(encoder_fingerprint: str, task: Task, pattern: str, shards: li
 
     Entries with frames are other entries; pooled ones keep the keys they always had."""
     return digest(
-        "embeddings", PROTOCOL_VERSION, encoder_fingerprint, task.name, pattern, task.crop_seconds,
+        "embeddings",
+        PROTOCOL_VERSION,
+        encoder_fingerprint,
+        task.name,
+        pattern,
+        task.crop_seconds,
         *(("frames",) if frames else ()),
         content_id(shards, record_checksums(shards[0].parent)),
     )
 
 
-def result_key(embedding_keys: Mapping[str, str], task: Task, method: str, seed: int, options: Mapping[str, Any]) -> str:
+def result_key(
+    embedding_keys: Mapping[str, str], task: Task, method: str, seed: int, options: Mapping[str, Any]
+) -> str:
     """A task's score by one method, from the embeddings of its splits; ``options`` are the
     head's settings that change the score (the ASR task's language model)."""
     return digest(PROTOCOL_VERSION, dict(embedding_keys), task.fingerprint(), method, seed, dict(options))

@@ -81,7 +81,9 @@ def ensure_task_data(task: Task, data_dir: Path, zenodo: Zenodo | None) -> DataO
     return DataOutcome(task.name, str(home), state, task.record, fetched.files, fetched.bytes, _since(started))
 
 
-def verify_task_data(task: Task, data_dir: Path, zenodo: Zenodo | None, listener: Listener | None = None) -> DataOutcome:
+def verify_task_data(
+    task: Task, data_dir: Path, zenodo: Zenodo | None, listener: Listener | None = None
+) -> DataOutcome:
     """Check every file of the task's record by size and md5; raises ``VerifyError`` naming the bad ones.
 
     Without metadata in the folder it is fetched (unless offline) and kept once everything matched.
@@ -155,14 +157,24 @@ def record_page(record: int) -> str:
 def summary(outcomes: list[dict[str, Any]]) -> str:
     """The table printed after ``--xares-download-only`` or ``--xares-verify-data``."""
     rows = [
-        [o["task"], o["state"], o["record"] or "–", o["files"] or "–", human_bytes(o["bytes"]) if o["bytes"] else "–",
-         f"{o['seconds']:.1f} s", o["folder"]]
+        [
+            o["task"],
+            o["state"],
+            o["record"] or "–",
+            o["files"] or "–",
+            human_bytes(o["bytes"]) if o["bytes"] else "–",
+            f"{o['seconds']:.1f} s",
+            o["folder"],
+        ]
         for o in sorted(outcomes, key=lambda o: o["task"])
     ]
     moved = sum(o["bytes"] for o in outcomes)
     seconds = sum(o["seconds"] for o in outcomes if o["bytes"])
     total = f"\n{human_bytes(moved)} in {seconds:.1f} s ({human_bytes(moved / seconds)}/s)" if moved and seconds else ""
-    return tabulate(rows, headers=["task", "state", "record", "files", "bytes", "time", "folder"], tablefmt="github") + total
+    return (
+        tabulate(rows, headers=["task", "state", "record", "files", "bytes", "time", "folder"], tablefmt="github")
+        + total
+    )
 
 
 def _metadata_for(task: Task, folder: Path, zenodo: Zenodo | None) -> dict[str, Any]:

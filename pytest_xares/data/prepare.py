@@ -34,7 +34,9 @@ def prepare_data(task: Task, data_dir: Path, zenodo: Zenodo | None = None) -> di
     try:
         return {pattern: find_shards(folder, pattern) for pattern in task.splits.patterns()}
     except MissingData as missing:
-        raise MissingData(f"{task.formal_name}: {missing}; the task's split patterns match none of the files there") from None
+        raise MissingData(
+            f"{task.formal_name}: {missing}; the task's split patterns match none of the files there"
+        ) from None
 
 
 def synthesis_version(task: Task) -> str:

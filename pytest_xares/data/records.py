@@ -66,7 +66,9 @@ class Record:
             except (TypeError, KeyError, ValueError):
                 raise RecordError(f"a file entry lacks key, size or checksum: {entry!r}") from None
             if not safe_name(key):
-                raise RecordError(f"unsafe file name {key!r}: refused (a record's files must have plain names inside its folder)")
+                raise RecordError(
+                    f"unsafe file name {key!r}: refused (a record's files must have plain names inside its folder)"
+                )
             algorithm, _, digest = str(checksum).partition(":")
             if algorithm != "md5" or len(digest) != 32:
                 raise RecordError(f"file {key!r} has no md5 checksum ({checksum!r})")
@@ -79,8 +81,11 @@ def safe_name(key: Any) -> bool:
     """A plain file name: no folder part, nothing to escape with, not hidden (temporary files and
     markers are) and not the metadata's own name."""
     return (
-        isinstance(key, str) and key not in ("", ".", "..", RECORD_FILE) and not key.startswith(".")
-        and not any(c in key for c in "/\\\0:") and key == os.path.basename(key)
+        isinstance(key, str)
+        and key not in ("", ".", "..", RECORD_FILE)
+        and not key.startswith(".")
+        and not any(c in key for c in "/\\\0:")
+        and key == os.path.basename(key)
     )
 
 

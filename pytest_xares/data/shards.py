@@ -19,7 +19,16 @@ import webdataset
 from pytest_xares.data.audio import AUDIO_EXTENSIONS
 from pytest_xares.errors import DataError, MissingData
 
-__all__ = ["DataError", "MissingData", "RawSample", "ShardSample", "encode_audio", "find_shards", "iter_samples", "write_shard"]
+__all__ = [
+    "DataError",
+    "MissingData",
+    "RawSample",
+    "ShardSample",
+    "encode_audio",
+    "find_shards",
+    "iter_samples",
+    "write_shard",
+]
 
 
 @dataclass(frozen=True)

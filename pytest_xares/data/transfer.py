@@ -24,7 +24,9 @@ class TransferStats:
     def __str__(self) -> str:
         left = "" if self.eta is None else f", {duration(self.eta)} left"
         percent = 100 * self.done / self.total if self.total else 100
-        return f"{human_bytes(self.done)} of {human_bytes(self.total)} ({percent:.0f} %), {human_bytes(self.rate)}/s{left}"
+        return (
+            f"{human_bytes(self.done)} of {human_bytes(self.total)} ({percent:.0f} %), {human_bytes(self.rate)}/s{left}"
+        )
 
 
 class Listener(Protocol):
@@ -56,7 +58,9 @@ class TransferMeter:
 
     def add(self, count: int) -> None:
         self.done += count
-        self.listener.transfer(self.what, TransferStats(self.done, max(self.total, self.done), time.monotonic() - self.started))
+        self.listener.transfer(
+            self.what, TransferStats(self.done, max(self.total, self.done), time.monotonic() - self.started)
+        )
 
 
 def human_bytes(count: float) -> str:

@@ -36,7 +36,16 @@ from typing import Any, TypeVar
 import filelock
 
 from pytest_xares import __version__
-from pytest_xares.data.records import RECORD_FILE, XARES_READY, Record, RecordError, RecordFile, hash_file, read_record, write_record
+from pytest_xares.data.records import (
+    RECORD_FILE,
+    XARES_READY,
+    Record,
+    RecordError,
+    RecordFile,
+    hash_file,
+    read_record,
+    write_record,
+)
 from pytest_xares.data.transfer import Listener, Quiet, TransferMeter, duration, human_bytes
 from pytest_xares.errors import MissingData, StorageError
 from pytest_xares.files import disk_advice
@@ -80,8 +89,12 @@ class Zenodo:
     """A Zenodo server (or a mirror serving the same API paths) and the downloads from it."""
 
     def __init__(
-        self, url: str, listener: Listener | None = None, backoff: Backoff | None = None,
-        timeout: float | None = None, sleep: Callable[[float], None] = time.sleep,
+        self,
+        url: str,
+        listener: Listener | None = None,
+        backoff: Backoff | None = None,
+        timeout: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url.rstrip("/")
         self.listener = listener or Quiet()
@@ -117,7 +130,9 @@ class Zenodo:
             try:
                 return json.loads(body)
             except (json.JSONDecodeError, UnicodeDecodeError):
-                raise DownloadError(f"{url} did not answer with JSON: is {self.url} a Zenodo API (--xares-zenodo-url)?") from None
+                raise DownloadError(
+                    f"{url} did not answer with JSON: is {self.url} a Zenodo API (--xares-zenodo-url)?"
+                ) from None
 
         try:
             return self._retrying(attempt, what=f"Zenodo record {record_id}")
@@ -129,7 +144,9 @@ class Zenodo:
                 ) from None
             raise DownloadError(f"cannot read Zenodo record {record_id} from {url}: {fatal}") from None
         except _GiveUp as gave_up:
-            raise DownloadError(f"cannot read Zenodo record {record_id} from {url}: {gave_up}. {self._advice()}") from None
+            raise DownloadError(
+                f"cannot read Zenodo record {record_id} from {url}: {gave_up}. {self._advice()}"
+            ) from None
 
     # A record -------------------------------------------------------------------------------
 
@@ -149,7 +166,10 @@ class Zenodo:
             counter = TransferMeter(self.listener, f"downloading Zenodo record {record_id} into {folder}", remaining)
             # A verified file is flushed to disk and renamed into place while the next one downloads.
             with ThreadPoolExecutor(1) as installer:
-                installs = [installer.submit(self._fetch_file(record_id, f, folder, counter).install, folder / f.key) for f in todo]
+                installs = [
+                    installer.submit(self._fetch_file(record_id, f, folder, counter).install, folder / f.key)
+                    for f in todo
+                ]
             for install in installs:
                 install.result()  # raises the first failure (DownloadError)
             _disk(lambda: (folder / XARES_READY).touch(), folder)
@@ -180,7 +200,9 @@ class Zenodo:
         try:
             lock.acquire(timeout=LOCK_NOTICE)
         except filelock.Timeout:
-            self.listener.note(f"waiting for another process that is downloading Zenodo record {record_id} into {folder}")
+            self.listener.note(
+                f"waiting for another process that is downloading Zenodo record {record_id} into {folder}"
+            )
             lock.acquire()
         try:
             yield
@@ -222,7 +244,11 @@ class Zenodo:
             self._retrying(attempt, position=lambda: part.size, what=f"{file.key} of Zenodo record {record_id}")
             return part
         except (_Fatal, _GiveUp) as failure:
-            kept = f" The {human_bytes(part.size)} received are kept in {part.path}; the next run resumes there." if part.size else ""
+            kept = (
+                f" The {human_bytes(part.size)} received are kept in {part.path}; the next run resumes there."
+                if part.size
+                else ""
+            )
             again = "try again later (the download resumes where it stopped)" if isinstance(failure, _GiveUp) else ""
             raise DownloadError(
                 f"cannot download {file.key} of Zenodo record {record_id} from {url}: {failure}.{kept} "
@@ -234,7 +260,7 @@ class Zenodo:
         path = urllib.parse.urlsplit(file.link).path if file.link else ""
         if "/api/" not in path:
             path = f"/api/records/{record_id}/files/{urllib.parse.quote(file.key)}/content"
-        return self.url + path[path.index("/api/"):]
+        return self.url + path[path.index("/api/") :]
 
     def _get(self, url: str, part: _Part, size: int, counter: TransferMeter) -> None:
         headers = {"User-Agent": USER_AGENT}
@@ -265,7 +291,9 @@ class Zenodo:
         steps.append("point --xares-zenodo-url at a mirror that serves the same API paths")
         if folder is not None:
             steps.append(f"put the record's files into {folder} yourself (names and md5 in {folder / RECORD_FILE})")
-        steps.append("without network, run with --xares-offline and fetch the data elsewhere with --xares-download-only")
+        steps.append(
+            "without network, run with --xares-offline and fetch the data elsewhere with --xares-download-only"
+        )
         return "What to do: " + "; or ".join(steps) + "."
 
 
@@ -347,7 +375,9 @@ class _Retries:
         waited = f"{self.attempts} attempt{'s' if self.attempts > 1 else ''} over {duration(now - self.since)}"
         if self.unreachable >= b.unreachable_tries:
             raise _GiveUp(f"{failure} ({waited})")
-        wait = min(b.first * 2 ** (self.attempts - 1), b.longest) if failure.retry_after is None else failure.retry_after
+        wait = (
+            min(b.first * 2 ** (self.attempts - 1), b.longest) if failure.retry_after is None else failure.retry_after
+        )
         if now - self.since + wait > b.give_up:
             asked = f"; the server asks to wait {duration(wait)} more" if failure.retry_after is not None else ""
             raise _GiveUp(f"{failure} (gave up after {waited}{asked})")
@@ -366,7 +396,8 @@ def _classify(error: BaseException) -> _Retryable:
     if isinstance(error, urllib.error.URLError):
         cause = error.reason
         unreachable = isinstance(cause, (socket.gaierror, ConnectionRefusedError)) or getattr(cause, "errno", None) in (
-            errno.ENETUNREACH, errno.EHOSTUNREACH,
+            errno.ENETUNREACH,
+            errno.EHOSTUNREACH,
         )
         return _Retryable(f"cannot reach the server ({cause})" if unreachable else str(cause), unreachable=unreachable)
     return _Retryable(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)

@@ -154,7 +154,9 @@ def encode(
     return EmbeddingSet(features, [seen[i][0] for i in order], [seen[i][1] for i in order]), stats
 
 
-def _forward(encoder: torch.nn.Module, device: torch.device, batch: list[Clip], keep_frames: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def _forward(
+    encoder: torch.nn.Module, device: torch.device, batch: list[Clip], keep_frames: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The mean over frames of each clip's embeddings, and (``keep_frames``) the frames themselves."""
     audio = torch.from_numpy(np.stack([c.audio for c in batch]))
     try:
@@ -168,11 +170,16 @@ def _forward(encoder: torch.nn.Module, device: torch.device, batch: list[Clip], 
             ) from None
         torch.cuda.empty_cache()
         half = len(batch) // 2
-        parts = [_forward(encoder, device, batch[:half], keep_frames), _forward(encoder, device, batch[half:], keep_frames)]
+        parts = [
+            _forward(encoder, device, batch[:half], keep_frames),
+            _forward(encoder, device, batch[half:], keep_frames),
+        ]
         frames = np.concatenate([p[1] for p in parts]) if keep_frames else None
         return np.concatenate([p[0] for p in parts]), frames
     except Exception as error:
-        raise EncoderError(f"the encoder raised on {batch[0].key} (batch of {len(batch)}): {describe_error(error)}") from None
+        raise EncoderError(
+            f"the encoder raised on {batch[0].key} (batch of {len(batch)}): {describe_error(error)}"
+        ) from None
     if not isinstance(output, torch.Tensor) or output.ndim != 3 or output.shape[0] != len(batch) or output.shape[1] < 1:
         shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         raise EncoderError(f"the encoder returned {shape} for a batch of shape {list(audio.shape)} ({batch[0].key})")

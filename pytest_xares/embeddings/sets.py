@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -48,4 +48,4 @@ class FrameSet:
 
 
 #: A split's embeddings as a head gets them.
-Split = Union[EmbeddingSet, FrameSet]
+Split = EmbeddingSet | FrameSet

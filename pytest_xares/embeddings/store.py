@@ -60,7 +60,9 @@ def frame_set(rows: Path, index: dict[str, np.ndarray], keys: list[str], metadat
     expected = total * dim * 2
     if rows.stat().st_size != expected:
         raise ValueError(f"{rows} holds {rows.stat().st_size} bytes, not the {expected} its index says")
-    frames = np.memmap(rows, dtype=np.float16, mode="r", shape=(total, dim)) if total else np.zeros((0, dim), np.float16)
+    frames = (
+        np.memmap(rows, dtype=np.float16, mode="r", shape=(total, dim)) if total else np.zeros((0, dim), np.float16)
+    )
     return FrameSet(frames, index["starts"], index["lengths"], keys, metadata, float(index["hop_seconds"]))
 
 
@@ -77,7 +79,13 @@ def pooled_set(arrays: dict[str, np.ndarray]) -> EmbeddingSet:
 
 
 def embeddings(
-    cache: Cache, loaded: LoadedEncoder, task: Task, pattern: str, shards: list[Path], frames: bool, batch_size: int,
+    cache: Cache,
+    loaded: LoadedEncoder,
+    task: Task,
+    pattern: str,
+    shards: list[Path],
+    frames: bool,
+    batch_size: int,
     progress: Callable[[EncodeStats], None] | None = None,
 ) -> tuple[Split, EncodeStats | None, list[Path]]:
     """The embeddings of one split, from the cache or encoded now (once across processes): pooled
@@ -97,7 +105,9 @@ def embeddings(
 
             def write_rows(handle: BinaryIO) -> None:
                 writer = FrameWriter(handle, loaded.module.hop_size_in_ms / 1000)
-                encoded.append((*encode(loaded.module, loaded.device, source, batch_size, report, frames=writer), writer))
+                encoded.append(
+                    (*encode(loaded.module, loaded.device, source, batch_size, report, frames=writer), writer)
+                )
 
             write_atomic(rows_path, write_rows)
             ((result, stats, writer),) = encoded

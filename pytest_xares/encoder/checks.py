@@ -210,13 +210,24 @@ CHECKS: dict[str, Check] = {
     check.name: check
     for check in (
         Check("is_module", "the encoder is a torch.nn.Module", _is_module, gating=True),
-        Check("attributes", "sampling_rate, output_dim, hop_size_in_ms are present and sane", _attributes, ("is_module",), True),
+        Check(
+            "attributes",
+            "sampling_rate, output_dim, hop_size_in_ms are present and sane",
+            _attributes,
+            ("is_module",),
+            True,
+        ),
         Check("output_shape", "output is [batch, frames, output_dim]", _output_shape, ("attributes",), True),
         Check("finite_float", "output is floating point and finite", _finite_float, ("output_shape",), True),
         Check("deterministic", "two calls on the same input agree", _deterministic, ("output_shape",)),
         Check("mono_input", "a 1-D input is accepted as a batch of one", _mono_input, ("deterministic",)),
         Check("hop_size", "frame count matches hop_size_in_ms", _hop_size, ("output_shape",)),
         Check("long_input", "a 10-minute input works", _long_input, ("hop_size",)),
-        Check("batch_consistency", "a clip alone and inside a batch embed the same", _batch_consistency, ("deterministic",)),
+        Check(
+            "batch_consistency",
+            "a clip alone and inside a batch embed the same",
+            _batch_consistency,
+            ("deterministic",),
+        ),
     )
 }

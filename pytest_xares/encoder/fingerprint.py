@@ -38,8 +38,9 @@ def _settings(module: Any) -> dict[str, Any]:
     return {
         key: value
         for key, value in vars(module).items()
-        if not key.startswith("_") and key != "training"
-        and (isinstance(value, plain) or isinstance(value, tuple) and all(isinstance(v, plain) for v in value))
+        if not key.startswith("_")
+        and key != "training"
+        and (isinstance(value, plain) or (isinstance(value, tuple) and all(isinstance(v, plain) for v in value)))
     }
 
 

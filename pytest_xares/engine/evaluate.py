@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-
 import numpy as np
 
 from pytest_xares.cache.keys import embedding_key, result_key
@@ -37,7 +36,12 @@ def folds_of(task: Task, sets: dict[str, Split]) -> list[tuple[Split, Split, Spl
 
 
 def evaluate(
-    task: Task, method: str, loaded: LoadedEncoder, cache: Cache, settings: Settings, progress: Progress | None = None,
+    task: Task,
+    method: str,
+    loaded: LoadedEncoder,
+    cache: Cache,
+    settings: Settings,
+    progress: Progress | None = None,
     zenodo: Zenodo | None = None,
 ) -> TaskResult:
     """The score of ``task`` with ``method``; reuses cached embeddings and scores when nothing changed.
@@ -61,18 +65,26 @@ def evaluate(
     for pattern, files in shards.items():
         t0 = time.perf_counter()
         report = None if progress is None else progress.encoding(f"{task.name} {pattern}")
-        sets[pattern], stats, stored = embeddings(cache, loaded, task, pattern, files, frames, settings.batch_size, report)
+        sets[pattern], stats, stored = embeddings(
+            cache, loaded, task, pattern, files, frames, settings.batch_size, report
+        )
         encode_seconds += time.perf_counter() - t0
         paths += stored
         if stats is not None:  # encoded here, not read from the cache
-            encoded[pattern] = {"clips": stats.clips, "audio_s": round(stats.audio_seconds, 2), "forward_s": round(stats.forward_seconds, 3)}
+            encoded[pattern] = {
+                "clips": stats.clips,
+                "audio_s": round(stats.audio_seconds, 2),
+                "forward_s": round(stats.forward_seconds, 3),
+            }
 
     t0 = time.perf_counter()
     epochs = None if progress is None else progress.epochs(f"{task.name} {method}", task.epochs)
     config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, settings.seed, report=epochs)
     outcomes, details, samples = [], [], {"train": 0, "test": 0}
     for train, valid, test in folds_of(task, sets):
-        outcome, detail = train_and_score(method, Fold(task, train, valid, test, config, loaded.device, options, offline))
+        outcome, detail = train_and_score(
+            method, Fold(task, train, valid, test, config, loaded.device, options, offline)
+        )
         outcomes.append(outcome)
         details.append(detail)
         samples["train"] += len(train.keys)
@@ -104,6 +116,3 @@ def evaluate(
     )
     cache.write_json(result_path, result.to_dict())
     return result
-
-
-

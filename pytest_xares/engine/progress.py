@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 class Progress:
     """Progress: a bar where someone watches a terminal or notebook, else periodic lines."""
 
-    def __init__(self, stream: TextIO, live: bool, bar: Any = tqdm, worker: str | None = None, interval: float = 10.0) -> None:
+    def __init__(
+        self, stream: TextIO, live: bool, bar: Any = tqdm, worker: str | None = None, interval: float = 10.0
+    ) -> None:
         self.stream = stream
         self.live = live
         self.bar_class = bar

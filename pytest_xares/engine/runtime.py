@@ -58,7 +58,7 @@ def choose_device(requested: str) -> torch.device:
 
 def share_cores() -> None:
     """Give each xdist worker its share of the cores, so N workers do not oversubscribe them."""
-    index, count = worker_index()
+    _index, count = worker_index()
     if count > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // count))
 

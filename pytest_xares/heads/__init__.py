@@ -74,7 +74,11 @@ def stores_frames(task: Task) -> bool:
 def head_options(task: Task, method: str, settings: Any) -> dict[str, Any]:
     """The head's settings (``SETTINGS``) that are set in ``settings``, by their name in the result key."""
     wanted: Mapping[str, str] = getattr(head_of(task, method), "SETTINGS", {})
-    return {name: getattr(settings, attribute) for name, attribute in wanted.items() if getattr(settings, attribute, None) is not None}
+    return {
+        name: getattr(settings, attribute)
+        for name, attribute in wanted.items()
+        if getattr(settings, attribute, None) is not None
+    }
 
 
 def check_available(task: Task, method: str, options: Mapping[str, Any], offline: bool = False) -> None:

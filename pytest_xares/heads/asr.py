@@ -35,10 +35,10 @@ import numpy as np
 import torch
 
 from pytest_xares.embeddings.sets import FrameSet
+from pytest_xares.errors import Unavailable
 from pytest_xares.heads import metrics
 from pytest_xares.heads.linear import logged
 from pytest_xares.heads.train import TrainConfig, TrainLog, fit, seeded
-from pytest_xares.errors import Unavailable
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -61,7 +61,9 @@ ADAPTER_WIDTH = 2
 DEFAULT_LM = "Qwen/Qwen2.5-0.5B"
 
 
-def load_language_model(lm: str, device: torch.device, offline: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_language_model(
+    lm: str, device: torch.device, offline: bool = False
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The causal LM ``lm`` (a hub name or a local directory) and its tokenizer, frozen in eval
     mode on ``device`` (bf16 weights on a GPU that has bf16). Raises ``Unavailable``, saying what
     to do, when transformers is not installed or the model cannot be loaded (``offline``: from
@@ -95,7 +97,9 @@ def _tokenizer(lm: str, offline: bool) -> tuple[Any, PreTrainedTokenizerBase]:
     except (OSError, ValueError) as error:  # not downloaded, no network, not a model directory
         raise Unavailable(_cannot_load(lm, error)) from None
     if tokenizer.eos_token_id is None:
-        raise Unavailable(f"the ASR language model {lm!r} has no eos token to end a transcript; point --xares-asr-lm at a causal LM whose tokenizer has one")
+        raise Unavailable(
+            f"the ASR language model {lm!r} has no eos token to end a transcript; point --xares-asr-lm at a causal LM whose tokenizer has one"
+        )
     return transformers, tokenizer
 
 
@@ -173,7 +177,9 @@ class SpeechLM(torch.nn.Module):
             return self.lm.get_output_embeddings()(hidden[:, :-1][scored]).float()
 
     @torch.inference_mode()
-    def greedy(self, frames: torch.Tensor, frame_lengths: list[int], max_new_tokens: int, repetition_penalty: float) -> list[list[int]]:
+    def greedy(
+        self, frames: torch.Tensor, frame_lengths: list[int], max_new_tokens: int, repetition_penalty: float
+    ) -> list[list[int]]:
         """Greedy continuations (without eos) of each row's frames and separator, at most
         ``max_new_tokens`` tokens each, decoded together with a KV cache. The repetition penalty
         applies to the tokens generated so far (the prefix has no tokens but the separator: so
@@ -188,7 +194,13 @@ class SpeechLM(torch.nn.Module):
             positions = (mask.cumsum(1) - 1).clamp(min=0)
             next_position = mask.sum(1, keepdim=True)
             for _ in range(max_new_tokens):
-                output = self.lm.base_model(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True, **{cache_name: cache})
+                output = self.lm.base_model(
+                    inputs_embeds=embeds,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    use_cache=True,
+                    **{cache_name: cache},
+                )
                 cache = getattr(output, cache_name)
                 logits = self.lm.get_output_embeddings()(output.last_hidden_state[:, -1]).float()
                 if seen is None:
@@ -288,10 +300,14 @@ class SpeechSamples:
         prompts = [self.prompts[i] for i in chosen]
         token_lengths = [len(p) for p in prompts]
         tokens = torch.full((len(chosen), max(token_lengths)), prompts[0][-1], dtype=torch.long)
-        labels = torch.full((len(chosen), max(f + t for f, t in zip(frame_lengths, token_lengths))), IGNORE, dtype=torch.long)
+        labels = torch.full(
+            (len(chosen), max(f + t for f, t in zip(frame_lengths, token_lengths))), IGNORE, dtype=torch.long
+        )
         for row, (prompt, start) in enumerate(zip(prompts, frame_lengths)):
             tokens[row, : len(prompt)] = torch.tensor(prompt)
-            labels[row, start + self.separator_length : start + len(prompt)] = torch.tensor(prompt[self.separator_length :])
+            labels[row, start + self.separator_length : start + len(prompt)] = torch.tensor(
+                prompt[self.separator_length :]
+            )
         labels = labels.to(self.device)
         return SpeechBatch(frames.to(self.device), frame_lengths, tokens.to(self.device), token_lengths, labels), labels
 
@@ -320,7 +336,9 @@ def separator_tokens(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     return list(newline) if newline else [tokenizer.eos_token_id]
 
 
-def prompts(frames: FrameSet, transcript: Callable[[Any], str], tokenizer: PreTrainedTokenizerBase, separator: list[int]) -> list[list[int]]:
+def prompts(
+    frames: FrameSet, transcript: Callable[[Any], str], tokenizer: PreTrainedTokenizerBase, separator: list[int]
+) -> list[list[int]]:
     """Each sample's ``separator + transcript tokens + eos``."""
     texts = [transcript(metadata) for metadata in frames.metadata]
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
@@ -358,8 +376,13 @@ def train_adapter(
     adapter = seeded(config.seed, lambda: SwiGLUAdapter(dim, ADAPTER_WIDTH * width, width))
     model = SpeechLM(adapter, lm, separator, tokenizer.eos_token_id)
     adapter.to(model.device)
-    samples = {name: SpeechSamples(split, prompts(split, transcript, tokenizer, separator), len(separator), model.device) for name, split in (("train", train), ("valid", valid))}
-    log = fit(model, _loss, samples["train"], lambda _: validation_score(model, samples["valid"], config.batch_size), config)
+    samples = {
+        name: SpeechSamples(split, prompts(split, transcript, tokenizer, separator), len(separator), model.device)
+        for name, split in (("train", train), ("valid", valid))
+    }
+    log = fit(
+        model, _loss, samples["train"], lambda _: validation_score(model, samples["valid"], config.batch_size), config
+    )
     return model, log
 
 
@@ -415,8 +438,18 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     # which a language model's tokenizer splits into many more, rarer tokens).
     transcript = lambda metadata: " ".join(task.target(metadata).lower().split())
     hypotheses, log = asr_probe(
-        fold.train, fold.valid, fold.test, transcript, fold.config, fold.options.get("lm") or task.lm, fold.device,
-        max_new_tokens=task.max_new_tokens, offline=fold.offline,
+        fold.train,
+        fold.valid,
+        fold.test,
+        transcript,
+        fold.config,
+        fold.options.get("lm") or task.lm,
+        fold.device,
+        max_new_tokens=task.max_new_tokens,
+        offline=fold.offline,
     )
     references = [transcript(m) for m in fold.test.metadata]
-    return metrics.wer_outcome(hypotheses, references), {**logged(log), "examples": list(zip(references, hypotheses))[:3]}
+    return metrics.wer_outcome(hypotheses, references), {
+        **logged(log),
+        "examples": list(zip(references, hypotheses))[:3],
+    }

@@ -36,7 +36,7 @@ def train_linear(
 ) -> tuple[np.ndarray, TrainLog]:
     """The head's outputs (logits) on the test inputs, with the checkpoint of the best validation
     score. Targets keep their dtype: class indices for cross-entropy, floats otherwise."""
-    as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]))  # noqa: E731
+    as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]))
     train_t, valid_t = as_tensors(train), as_tensors(valid)
     model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], outputs))
     log = fit(model, loss, TensorSamples(*train_t), lambda m: score(predict(m, valid_t[0]).numpy(), valid[1]), config)
@@ -53,8 +53,13 @@ def linear_probe(
     """Predicted classes of the test inputs by a linear classifier trained with cross-entropy,
     with the checkpoint of the best validation accuracy."""
     logits, log = train_linear(
-        train, valid, test_inputs, num_classes, torch.nn.functional.cross_entropy,
-        lambda outputs, targets: accuracy(outputs.argmax(axis=1), targets), config,
+        train,
+        valid,
+        test_inputs,
+        num_classes,
+        torch.nn.functional.cross_entropy,
+        lambda outputs, targets: accuracy(outputs.argmax(axis=1), targets),
+        config,
     )
     return logits.argmax(axis=1), log
 

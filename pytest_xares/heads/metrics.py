@@ -9,7 +9,7 @@ second prediction.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,7 +46,9 @@ def accuracy_outcome(predicted: np.ndarray, targets: np.ndarray) -> Outcome:
     return Outcome(float(correct.mean()), len(correct), lambda counts: float(counts @ correct / counts.sum()))
 
 
-def bootstrap_interval(outcomes: list[Outcome], seed: int, resamples: int = 1000, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_interval(
+    outcomes: list[Outcome], seed: int, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
     """The ``level`` percentile interval of the mean over folds of each fold's score, when every
     fold's test units are drawn again with replacement ``resamples`` times."""
     rng = np.random.default_rng(seed)
@@ -192,7 +194,9 @@ def map_outcome(scores: np.ndarray, targets: np.ndarray) -> Outcome:
 # --- regression ---------------------------------------------------------------------------------
 
 
-def _check_regression(predicted: np.ndarray, targets: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_regression(
+    predicted: np.ndarray, targets: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat float64 predictions, targets and weights, with a positive total weight."""
     predicted = np.ravel(np.asarray(predicted, dtype=np.float64))
     targets = np.ravel(np.asarray(targets, dtype=np.float64))
@@ -283,7 +287,9 @@ def segment_counts(
     for i, (probs, truth) in enumerate(zip(probabilities, targets)):
         probs, truth = np.asarray(probs), np.asarray(truth)
         if probs.ndim != 2 or probs.shape != truth.shape or probs.shape[1] != classes:
-            raise ValueError(f"clip {i}: probabilities {probs.shape} and targets {truth.shape} must both be [frames, {classes}]")
+            raise ValueError(
+                f"clip {i}: probabilities {probs.shape} and targets {truth.shape} must both be [frames, {classes}]"
+            )
         predicted = _segments(probs > threshold, segment_frames)
         actual = _segments(truth.astype(bool), segment_frames)
         tp[i] = (predicted & actual).sum(axis=0)
@@ -312,7 +318,10 @@ def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, average: Lite
 
 
 def segment_f1_outcome(
-    probabilities: Sequence[np.ndarray], targets: Sequence[np.ndarray], segment_frames: int, average: Literal["macro", "micro"]
+    probabilities: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    segment_frames: int,
+    average: Literal["macro", "micro"],
 ) -> Outcome:
     """Segment-based F1 over all clips' segments, clips as the units (a resample weights each
     clip's counts)."""

@@ -18,8 +18,13 @@ if TYPE_CHECKING:
 def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     train, valid, test_inputs, test_targets = pooled_pairs(fold)
     logits, log = train_linear(
-        train, valid, test_inputs, fold.task.num_classes, torch.nn.functional.binary_cross_entropy_with_logits,
-        _mean_average_precision, fold.config,
+        train,
+        valid,
+        test_inputs,
+        fold.task.num_classes,
+        torch.nn.functional.binary_cross_entropy_with_logits,
+        _mean_average_precision,
+        fold.config,
     )
     return metrics.map_outcome(logits, test_targets), logged(log)
 

@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     train, valid, test_inputs, test_targets = pooled_pairs(fold)
     outputs, log = train_linear(
-        train, valid, test_inputs, 1, lambda out, target: torch.nn.functional.mse_loss(out[:, 0], target),
-        lambda out, target: metrics.pearson(out[:, 0], target), fold.config,
+        train,
+        valid,
+        test_inputs,
+        1,
+        lambda out, target: torch.nn.functional.mse_loss(out[:, 0], target),
+        lambda out, target: metrics.pearson(out[:, 0], target),
+        fold.config,
     )
     return metrics.regression_outcome(outputs[:, 0], test_targets), logged(log)

@@ -53,7 +53,10 @@ class RetrievalHead(torch.nn.Module):
         super().__init__()
         self.pad_id = pad_id
         self.audio = torch.nn.Sequential(
-            torch.nn.LayerNorm(audio_dim), torch.nn.Linear(audio_dim, width), torch.nn.GELU(), torch.nn.Linear(width, width)
+            torch.nn.LayerNorm(audio_dim),
+            torch.nn.Linear(audio_dim, width),
+            torch.nn.GELU(),
+            torch.nn.Linear(width, width),
         )
         self.tokens = torch.nn.Embedding(vocab_size, width)
         self.text = torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.GELU(), torch.nn.Linear(width, width))
@@ -107,7 +110,10 @@ def recall_at_1(
     dtype = torch.promote_types(audio_t.dtype, text_t.dtype)
     owner_t = torch.as_tensor(np.asarray(owner, dtype=np.int64), device=audio_t.device)
     _check_shapes(len(audio_t), len(text_t), owner_t)
-    similarity = torch.nn.functional.normalize(audio_t.to(dtype), dim=1) @ torch.nn.functional.normalize(text_t.to(dtype), dim=1).T
+    similarity = (
+        torch.nn.functional.normalize(audio_t.to(dtype), dim=1)
+        @ torch.nn.functional.normalize(text_t.to(dtype), dim=1).T
+    )
     # argmax returns the first of equal maxima: ties go to the lowest index, on every device.
     audio_to_text = owner_t[similarity.argmax(dim=1)] == torch.arange(len(audio_t), device=audio_t.device)
     text_to_audio = similarity.argmax(dim=0) == owner_t
@@ -220,9 +226,14 @@ def train_retrieval(
     learning rate and seed) and keep the epoch of the best validation recall@1."""
     train_split, valid_split = captioned(train, tokenizer, device), captioned(valid, tokenizer, device)
     audio_dim = train_split.audio.shape[1]
-    model = cast(RetrievalHead, seeded(config.seed, lambda: RetrievalHead(audio_dim, tokenizer.vocab_size, tokenizer.pad_id, width)))
+    model = cast(
+        RetrievalHead,
+        seeded(config.seed, lambda: RetrievalHead(audio_dim, tokenizer.vocab_size, tokenizer.pad_id, width)),
+    )
     model.to(device)
-    log = fit(model, symmetric_infonce, CaptionPairs(train_split), lambda _: _split_outcome(model, valid_split).score, config)
+    log = fit(
+        model, symmetric_infonce, CaptionPairs(train_split), lambda _: _split_outcome(model, valid_split).score, config
+    )
     return model, log
 
 
@@ -256,6 +267,12 @@ def train_and_score(fold: Fold) -> tuple[Outcome, dict[str, Any]]:
     task: RetrievalTask = fold.task
     pair = lambda split: (split.features, [task.target(m) for m in split.metadata])
     outcome, log = retrieval_probe(
-        pair(fold.train), pair(fold.valid), pair(fold.test), task.tokenizer(), fold.config, fold.device, width=task.width,
+        pair(fold.train),
+        pair(fold.valid),
+        pair(fold.test),
+        task.tokenizer(),
+        fold.config,
+        fold.device,
+        width=task.width,
     )
     return outcome, logged(log)

@@ -102,7 +102,9 @@ class Adam:
     """``torch.optim.Adam(params, lr)``: betas (0.9, 0.999), eps 1e-8, no weight decay; each step
     takes the learning rate of its epoch."""
 
-    def __init__(self, params: list[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self, params: list[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         self.params = params
         self.beta1, self.beta2 = betas
         self.eps = eps
@@ -179,14 +181,20 @@ def _batches(train: Samples, order: torch.Generator, batch_size: int) -> Iterato
     """An epoch's batches of sample indices: a shuffle cut into batches, unless the samples choose
     their own (``train.batches(order, batch_size)``: length-sorted batches for speech, say)."""
     own = getattr(train, "batches", None)
-    return iter(own(order, batch_size)) if own is not None else iter(torch.randperm(len(train), generator=order).split(batch_size))
+    return (
+        iter(own(order, batch_size))
+        if own is not None
+        else iter(torch.randperm(len(train), generator=order).split(batch_size))
+    )
 
 
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Copies of the trainable parameters and of every buffer (running statistics, say)."""
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     buffers = {name for name, _ in model.named_buffers()}
-    return {name: copy.deepcopy(value) for name, value in model.state_dict().items() if name in trainable or name in buffers}
+    return {
+        name: copy.deepcopy(value) for name, value in model.state_dict().items() if name in trainable or name in buffers
+    }
 
 
 def predict(model: torch.nn.Module, inputs: torch.Tensor, chunk: int = 8192) -> torch.Tensor:

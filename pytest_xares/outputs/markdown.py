@@ -14,8 +14,9 @@ from pytest_xares.results.scores import Results
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
 
-def write_markdown(results: Results, path: Path | None, baseline: Baseline | None = None,
-                   environ: Mapping[str, str] = os.environ) -> list[str]:
+def write_markdown(
+    results: Results, path: Path | None, baseline: Baseline | None = None, environ: Mapping[str, str] = os.environ
+) -> list[str]:
     """Write the report to ``path`` and append it to the job summary, where each is asked for;
     returns what was written, for the terminal."""
     if path is None and not environ.get(STEP_SUMMARY):

@@ -10,10 +10,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from pytest_xares.results.references import reference, reference_scores  # noqa: E402
-from pytest_xares.results.scores import Results  # noqa: E402
+from pytest_xares.results.references import reference, reference_scores
+from pytest_xares.results.scores import Results
 
 #: Published encoders drawn as markers; the evaluated encoder is the bar.
 PUBLISHED_MARKERS = {"dasheng": "o", "wav2vec2": "s", "whisper": "^", "data2vec": "D"}
@@ -27,7 +27,12 @@ def plot_scores(results: Results, path: Path, method: str = "mlp") -> None:
     positions = range(len(rows))
     axes.barh(list(positions), [r.score for r in rows], color="#4c78a8", height=0.6, label=results.encoder or "encoder")
     axes.errorbar(
-        [r.score for r in rows], list(positions), fmt="none", ecolor="#1f3552", capsize=2, linewidth=1,
+        [r.score for r in rows],
+        list(positions),
+        fmt="none",
+        ecolor="#1f3552",
+        capsize=2,
+        linewidth=1,
         # A percentile interval need not contain the score (a skewed metric): never a negative bar.
         xerr=[[max(0.0, r.score - r.interval[0]) for r in rows], [max(0.0, r.interval[1] - r.score) for r in rows]],
     )

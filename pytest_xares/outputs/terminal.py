@@ -15,7 +15,9 @@ VERDICT_TITLES = {
 }
 
 
-def scores_lines(results: Results, verdicts: Iterable[dict[str, Any]], baseline: Any, notes: Iterable[str]) -> list[str]:
+def scores_lines(
+    results: Results, verdicts: Iterable[dict[str, Any]], baseline: Any, notes: Iterable[str]
+) -> list[str]:
     """The lines of the scores section: the table, each baseline verdict that needs a look, notes."""
     lines = [str(results)]
     verdicts = list(verdicts)

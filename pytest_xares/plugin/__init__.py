@@ -81,7 +81,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     from pytest_xares.plugin.items import XaresSuite
 
     state = session_of(config)
-    suite = XaresSuite.from_parent(session, name="xares", nodeid="xares", tasks=state.tasks, data_mode=state.settings.data_mode)
+    suite = XaresSuite.from_parent(
+        session, name="xares", nodeid="xares", tasks=state.tasks, data_mode=state.settings.data_mode
+    )
     # genitems reports the nodes as collected, so counts, --co and xdist's collection see them.
     items[:0] = list(session.genitems(suite))
 

@@ -14,7 +14,13 @@ from pytest_xares.data.zenodo import DownloadError
 from pytest_xares.engine.policy import run_item
 from pytest_xares.engine.runtime import CHECK_NAMES
 from pytest_xares.errors import MissingData, NotRun, XaresError
-from pytest_xares.outputs.junit import BASELINE_PROPERTY, CHECK_PROPERTY, DATA_PROPERTY, RESULT_PROPERTY, result_properties
+from pytest_xares.outputs.junit import (
+    BASELINE_PROPERTY,
+    CHECK_PROPERTY,
+    DATA_PROPERTY,
+    RESULT_PROPERTY,
+    result_properties,
+)
 from pytest_xares.plugin.session import session_of
 from pytest_xares.task import Task
 
@@ -81,7 +87,9 @@ class XaresItem(pytest.Item):
 class CheckItem(XaresItem):
     def runtest(self) -> None:
         result = session_of(self.config).runtime().check(self.name)
-        self.user_properties.append((CHECK_PROPERTY, {"check": self.name, "outcome": result.outcome, "seconds": result.seconds}))
+        self.user_properties.append(
+            (CHECK_PROPERTY, {"check": self.name, "outcome": result.outcome, "seconds": result.seconds})
+        )
         if result.outcome == "failed":
             pytest.fail(f"encoder check {self.name!r} failed: {result.message}", pytrace=False)
         if result.outcome == "skipped":
@@ -97,7 +105,9 @@ class TaskItem(XaresItem):
         try:
             result = run_item(session_of(self.config).runtime(), self.task, self.name)
         except NotRun as reason:
-            self.user_properties.append((RESULT_PROPERTY, {"task": self.task.name, "method": self.name, "skipped": str(reason)}))
+            self.user_properties.append(
+                (RESULT_PROPERTY, {"task": self.task.name, "method": self.name, "skipped": str(reason)})
+            )
             pytest.skip(str(reason))
         self.user_properties += result_properties(result)
         self._gate(result.score)
@@ -108,7 +118,9 @@ class TaskItem(XaresItem):
         if baseline is None or session.settings.update_baseline:
             return
         verdict = baseline.judge(self.task.name, self.name, score)
-        self.user_properties.append((BASELINE_PROPERTY, {"task": self.task.name, "method": self.name, "score": score, **asdict(verdict)}))
+        self.user_properties.append(
+            (BASELINE_PROPERTY, {"task": self.task.name, "method": self.name, "score": score, **asdict(verdict)})
+        )
         if verdict.status == "regressed":
             pytest.fail(verdict.message(self.task.name, self.name, score), pytrace=False)
 

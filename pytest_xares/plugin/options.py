@@ -15,7 +15,9 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("xares", "X-ARES audio encoder benchmark")
     for option in OPTIONS:
         if option.flag:
-            group.addoption(f"--xares-{option.name}", dest=option.dest, action="store_const", const="1", help=option.help)
+            group.addoption(
+                f"--xares-{option.name}", dest=option.dest, action="store_const", const="1", help=option.help
+            )
         else:
             group.addoption(f"--xares-{option.name}", dest=option.dest, metavar=option.metavar, help=option.help)
         parser.addini(option.dest, option.help, default=None)

@@ -37,7 +37,10 @@ class MarkdownOutput:
     @pytest.hookimpl
     def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
         session = session_of(config)
-        return _guarded("Markdown report", lambda: "\n".join(write_markdown(results, session.settings.markdown, session.baseline)) or None)
+        return _guarded(
+            "Markdown report",
+            lambda: "\n".join(write_markdown(results, session.settings.markdown, session.baseline)) or None,
+        )
 
 
 class PlotOutput:

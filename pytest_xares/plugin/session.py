@@ -4,7 +4,6 @@ also what the items reported, printed and written at the end."""
 
 from __future__ import annotations
 
-
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -107,6 +106,3 @@ class XaresSession:
         terminalreporter.section(f"X-ARES scores: {self.settings.encoder}")
         for line in scores_lines(self.results(), self.verdicts, self.settings.baseline, self.notes):
             terminalreporter.write_line(line)
-
-
-

@@ -82,13 +82,18 @@ class Baseline:
             raise BaselineError(f"the baseline file {path} is not valid JSON ({error})") from None
         try:
             entries = {
-                task: {method: Entry(float(e["score"]), _optional_float(e.get("tolerance"))) for method, e in methods.items()}
+                task: {
+                    method: Entry(float(e["score"]), _optional_float(e.get("tolerance")))
+                    for method, e in methods.items()
+                }
                 for task, methods in document.get("scores", {}).items()
             }
             file_tolerance = _optional_float(document.get("tolerance"))
         except (AttributeError, KeyError, TypeError, ValueError) as error:
-            raise BaselineError(f"the baseline file {path} is malformed ({type(error).__name__}: {error}); "
-                                f"expected {{'scores': {{task: {{method: {{'score': float}}}}}}}}") from None
+            raise BaselineError(
+                f"the baseline file {path} is malformed ({type(error).__name__}: {error}); "
+                f"expected {{'scores': {{task: {{method: {{'score': float}}}}}}}}"
+            ) from None
         tolerance = default_tolerance if default_tolerance is not None else file_tolerance
         return cls(path, DEFAULT_TOLERANCE if tolerance is None else tolerance, entries)
 
@@ -100,7 +105,13 @@ class Baseline:
         difference = score - entry.score
         gain = difference if higher_is_better else -difference
         slack = 1e-9  # a score exactly at the tolerance passes, whatever the float rounding
-        status = "regressed" if gain < -tolerance - slack else "improved" if gain > IMPROVEMENT_FACTOR * tolerance + slack else "pass"
+        status = (
+            "regressed"
+            if gain < -tolerance - slack
+            else "improved"
+            if gain > IMPROVEMENT_FACTOR * tolerance + slack
+            else "pass"
+        )
         return Verdict(status, entry.score, difference, tolerance)
 
     def updated(self, scores: dict[tuple[str, str], float]) -> dict[str, Any]:

@@ -68,7 +68,8 @@ def averages(results: Iterable[TaskResult], tasks: dict[str, Task]) -> list[Aver
     for method in METHODS:
         for scope in ("public", "all"):
             chosen = [
-                r for r in results
+                r
+                for r in results
                 if r.method == method and tasks[r.task].averaged and (scope == "all" or not tasks[r.task].private)
             ]
             if not chosen:
@@ -79,7 +80,9 @@ def averages(results: Iterable[TaskResult], tasks: dict[str, Task]) -> list[Aver
                     method,
                     scope,
                     weighted_average((r.score, tasks[r.task].weight) for r in chosen),
-                    weighted_average((s, w) for s, w in refs if s is not None) if all(s is not None for s, _ in refs) else None,
+                    weighted_average((s, w) for s, w in refs if s is not None)
+                    if all(s is not None for s, _ in refs)
+                    else None,
                     tuple(r.task for r in chosen),
                 )
             )
@@ -151,7 +154,10 @@ class Results:
         for result in self.results:
             if result.task == task and result.method == method:
                 return result.score
-        raise KeyError(f"no {method} score for {task!r}" + (f" ({self.skipped[f'{task}::{method}']})" if f"{task}::{method}" in self.skipped else ""))
+        raise KeyError(
+            f"no {method} score for {task!r}"
+            + (f" ({self.skipped[f'{task}::{method}']})" if f"{task}::{method}" in self.skipped else "")
+        )
 
     def averages(self) -> list[Average]:
         return averages(self.results, self.tasks)
@@ -195,7 +201,9 @@ class Results:
             seeds.add(part.seed)
         fingerprints = {r.encoder_fingerprint for r in results.values()}
         if len(fingerprints) > 1:
-            raise ValueError(f"the results files hold scores of {len(fingerprints)} different encoders; they do not merge")
+            raise ValueError(
+                f"the results files hold scores of {len(fingerprints)} different encoders; they do not merge"
+            )
         if len(seeds) > 1:
             raise ValueError(f"the results files were made with different seeds ({sorted(seeds)}); they do not merge")
         skipped = {item: why for item, why in skipped.items() if tuple(item.split("::")) not in results}

@@ -3,9 +3,9 @@ a run show), and the Markdown report."""
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from typing import TYPE_CHECKING
+
+from tabulate import tabulate
 
 from pytest_xares.results.baseline import Baseline
 from pytest_xares.results.references import REFERENCE_ENCODER, reference
@@ -48,16 +48,18 @@ def scores_table(results: Results) -> str:
         got = by_task[name]
         mlp, knn = got.get("mlp"), got.get("knn")
         ref_mlp, ref_knn = reference(name, "mlp"), reference(name, "knn")
-        rows.append([
-            name + (" (private)" if tasks[name].private else ""),
-            _metric(tasks[name].metric, mlp or knn),
-            _fmt(mlp and mlp.score),
-            _fmt(knn and knn.score),
-            _fmt(ref_mlp),
-            _fmt(mlp.score - ref_mlp if mlp and ref_mlp is not None else None, signed=True),
-            _fmt(ref_knn),
-            _seconds(list(got.values())),
-        ])
+        rows.append(
+            [
+                name + (" (private)" if tasks[name].private else ""),
+                _metric(tasks[name].metric, mlp or knn),
+                _fmt(mlp and mlp.score),
+                _fmt(knn and knn.score),
+                _fmt(ref_mlp),
+                _fmt(mlp.score - ref_mlp if mlp and ref_mlp is not None else None, signed=True),
+                _fmt(ref_knn),
+                _seconds(list(got.values())),
+            ]
+        )
     headers = ["task", "metric", "MLP", "kNN", f"{REFERENCE_ENCODER} MLP", "Δ MLP", f"{REFERENCE_ENCODER} kNN†", "time"]
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
@@ -100,16 +102,19 @@ def markdown(results: Results, baseline: Baseline | None = None) -> str:
     for r in results.results:
         verdict = baseline.judge(r.task, r.method, r.score) if baseline is not None else None
         published = reference(r.task, r.method)
-        rows.append([
-            r.task,
-            r.method,
-            _metric(r.metric, r),
-            _fmt(r.score),
-            f"{r.interval[0]:.3f}–{r.interval[1]:.3f}",
-            _fmt(verdict.baseline if verdict else None),
-            _fmt(verdict.difference if verdict else None, signed=True) + _MARKS.get(verdict.status if verdict else "", ""),
-            _fmt(published) + ("†" if r.method == "knn" and published is not None else ""),
-        ])
+        rows.append(
+            [
+                r.task,
+                r.method,
+                _metric(r.metric, r),
+                _fmt(r.score),
+                f"{r.interval[0]:.3f}–{r.interval[1]:.3f}",
+                _fmt(verdict.baseline if verdict else None),
+                _fmt(verdict.difference if verdict else None, signed=True)
+                + _MARKS.get(verdict.status if verdict else "", ""),
+                _fmt(published) + ("†" if r.method == "knn" and published is not None else ""),
+            ]
+        )
     headers = ["task", "method", "metric", "score", "95 % CI", "baseline", "Δ", f"{REFERENCE_ENCODER} (published)"]
     title = f"### X-ARES scores: {results.encoder}\n\n" if results.encoder else ""
     body = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)

@@ -21,7 +21,19 @@ in ``pytest_xares.heads``.
 
 from pytest_xares.errors import LabelError, Unavailable
 from pytest_xares.task.asr import AsrTask
-from pytest_xares.task.base import KNN, METHODS, MLP, KFold, Method, Splits, Task, TrainValidTest, folds, splits, vocabulary
+from pytest_xares.task.base import (
+    KNN,
+    METHODS,
+    MLP,
+    KFold,
+    Method,
+    Splits,
+    Task,
+    TrainValidTest,
+    folds,
+    splits,
+    vocabulary,
+)
 from pytest_xares.task.classes import ClipTask
 from pytest_xares.task.frame import Event, FrameTask, frames_from_spans
 from pytest_xares.task.multilabel import MultiLabelTask
@@ -29,7 +41,25 @@ from pytest_xares.task.regression import RegressionTask
 from pytest_xares.task.retrieval import RetrievalTask
 
 __all__ = [
-    "KNN", "METHODS", "MLP", "AsrTask", "ClipTask", "Event", "FrameTask", "KFold", "LabelError", "Method",
-    "MultiLabelTask", "RegressionTask", "RetrievalTask", "Splits", "Task", "TrainValidTest", "Unavailable",
-    "folds", "frames_from_spans", "splits", "vocabulary",
+    "KNN",
+    "METHODS",
+    "MLP",
+    "AsrTask",
+    "ClipTask",
+    "Event",
+    "FrameTask",
+    "KFold",
+    "LabelError",
+    "Method",
+    "MultiLabelTask",
+    "RegressionTask",
+    "RetrievalTask",
+    "Splits",
+    "Task",
+    "TrainValidTest",
+    "Unavailable",
+    "folds",
+    "frames_from_spans",
+    "splits",
+    "vocabulary",
 ]

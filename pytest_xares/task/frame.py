@@ -53,14 +53,18 @@ class FrameTask(Vocabulary, Task):
         if not isinstance(event, dict) or not all(k in event for k in (self.onset, self.offset, self.label)):
             raise LabelError(f"event {event!r} lacks one of {self.onset!r}, {self.offset!r}, {self.label!r}")
         onset, offset = event[self.onset], event[self.offset]
-        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in (onset, offset)):
+        if not all(
+            isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in (onset, offset)
+        ):
             raise LabelError(f"event {event!r} has a non-numeric onset or offset")
         if offset < onset:
             raise LabelError(f"event {event!r} ends before it starts")
         value = event[self.label]
         if self.to_label is not None:
             value = self.to_label(value)
-        names = [p.strip() for p in value.split(self.separator)] if self.separator and isinstance(value, str) else [value]
+        names = (
+            [p.strip() for p in value.split(self.separator)] if self.separator and isinstance(value, str) else [value]
+        )
         return float(onset), float(offset), tuple(self.class_index(n) for n in names if n != "")
 
     def spans(self, metadata: Any, hop_seconds: float) -> np.ndarray:

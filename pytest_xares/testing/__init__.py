@@ -12,6 +12,15 @@ from pytest_xares.testing.tasks import TINY_TASK, tiny_task, tone, write_tone_sh
 from pytest_xares.testing.zenodo_server import Fault, ZenodoServer
 
 __all__ = [
-    "BANDS_ENCODER", "MEL", "QWEN25_05B", "TINY_TASK", "Fault", "ZenodoServer", "encoder_file", "tiny_language_model",
-    "tiny_task", "tone", "write_tone_shard",
+    "BANDS_ENCODER",
+    "MEL",
+    "QWEN25_05B",
+    "TINY_TASK",
+    "Fault",
+    "ZenodoServer",
+    "encoder_file",
+    "tiny_language_model",
+    "tiny_task",
+    "tone",
+    "write_tone_shard",
 ]

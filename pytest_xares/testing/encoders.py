@@ -9,7 +9,7 @@ from pathlib import Path
 MEL = "pytest_xares.example_encoders.mel"
 
 #: The source of a small, fast, correct encoder: log energies of 16 bands of 10 ms frames.
-BANDS_ENCODER = '''
+BANDS_ENCODER = """
 class BandsEncoder(torch.nn.Module):
     sampling_rate = 16000
     output_dim = 16
@@ -26,7 +26,7 @@ class BandsEncoder(torch.nn.Module):
         spectrum = torch.fft.rfft(frames, dim=-1).abs()[..., :80]
         bands = spectrum.reshape(*spectrum.shape[:2], 16, 5).pow(2).mean(-1)
         return torch.log(bands + 1e-6) * self.scale
-'''
+"""
 
 
 def encoder_file(directory: Path, body: str, name: str = "my_encoder.py") -> Path:

@@ -19,8 +19,13 @@ def tone(label: int, seconds: float, rate: int, seed: int) -> np.ndarray:
 
 
 def write_tone_shard(
-    path: Path, labels: list, seconds: float = 0.5, rate: int = 16000, extension: str = "wav",
-    field: str = "label", seed: int = 0,
+    path: Path,
+    labels: list,
+    seconds: float = 0.5,
+    rate: int = 16000,
+    extension: str = "wav",
+    field: str = "label",
+    seed: int = 0,
 ) -> None:
     """A shard of tones, one per label value; the class index is the label's position in sorted(set)."""
     classes = sorted(set(map(str, labels)))
@@ -38,7 +43,7 @@ def write_tone_shard(
 
 
 #: A user's task definition: three classes of tones in train, valid and test shards.
-TINY_TASK = '''
+TINY_TASK = """
 from pytest_xares.task import ClipTask, splits
 
 TASK = ClipTask(
@@ -52,7 +57,7 @@ TASK = ClipTask(
     batch_size=8,
     private={private},
 )
-'''
+"""
 
 
 def tiny_task(tasks_dir: Path, data_dir: Path, private: bool = False) -> Path:

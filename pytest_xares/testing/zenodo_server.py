@@ -107,7 +107,8 @@ class ZenodoServer:
     def count(self, key: str | None = None, status: int | None = None, record: int | None = None) -> int:
         """Requests of a file (``key``), or of metadata (``key=None``), optionally with one status."""
         return sum(
-            1 for h in self.hits
+            1
+            for h in self.hits
             if h.key == key and (status is None or h.status == status) and (record is None or h.record == record)
         )
 
@@ -118,7 +119,9 @@ class ZenodoServer:
             "metadata": {"title": f"record {record_id}"},
             "files": [
                 {
-                    "key": key, "size": f.size, "checksum": f"md5:{f.md5}",
+                    "key": key,
+                    "size": f.size,
+                    "checksum": f"md5:{f.md5}",
                     "links": {"self": f"{base}/api/records/{record_id}/files/{urllib.parse.quote(key)}/content"},
                 }
                 for key, f in self._records[record_id].items()
@@ -184,7 +187,7 @@ class ZenodoServer:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeZenodo/1"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         try:
             self.server.zenodo._serve(self)  # type: ignore[attr-defined]
         except (BrokenPipeError, ConnectionResetError):
@@ -208,7 +211,7 @@ def _answer(handler: _Handler, status: int, body: bytes, headers: Mapping[str, s
 def _chunks(data: bytes | Path, start: int, length: int, size: int) -> Iterable[bytes]:
     if isinstance(data, bytes):
         for offset in range(start, start + length, size):
-            yield data[offset: min(offset + size, start + length)]
+            yield data[offset : min(offset + size, start + length)]
         return
     with open(data, "rb") as handle:
         handle.seek(start)

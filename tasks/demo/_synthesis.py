@@ -62,7 +62,9 @@ def class_shards(seed: int, per_class: dict[str, int], draw: Draw, classes: int 
     return shards
 
 
-def labelled(seed: int, per_class: dict[str, int], field: str, labels: Sequence[Any], synth: Synth) -> dict[str, Samples]:
+def labelled(
+    seed: int, per_class: dict[str, int], field: str, labels: Sequence[Any], synth: Synth
+) -> dict[str, Samples]:
     """``class_shards`` of a classification task: each sample's json is ``{field: its label}``."""
     return class_shards(seed, per_class, lambda rng, index: ({field: labels[index]}, synth(rng, index)), len(labels))
 
@@ -88,7 +90,9 @@ def peak(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
     return audio * (10 ** (-rng.uniform(1.0, 20.0) / 20) / np.abs(audio).max())
 
 
-def tabulated_tone(rng: np.random.Generator, cycles: np.ndarray, amplitudes: np.ndarray, size: int = 4096) -> np.ndarray:
+def tabulated_tone(
+    rng: np.random.Generator, cycles: np.ndarray, amplitudes: np.ndarray, size: int = 4096
+) -> np.ndarray:
     """``harmonic_tone`` read from one period tabulated at ``size`` points (linearly
     interpolated): the same tone, far faster when it has many harmonics."""
     table = harmonic_tone(rng, np.arange(size + 1) / size, amplitudes)  # the last point is the first again
@@ -107,7 +111,9 @@ def band_noise(rng: np.random.Generator, samples: int, rate: int, low: float, hi
     """White noise kept between ``low`` and ``high`` Hz, of unit RMS."""
     length = 1 << (samples - 1).bit_length()
     frequencies = np.fft.rfftfreq(length, 1 / rate)
-    noise = np.fft.irfft(np.fft.rfft(rng.normal(size=length)) * ((frequencies >= low) & (frequencies <= high)), length)[:samples]
+    noise = np.fft.irfft(np.fft.rfft(rng.normal(size=length)) * ((frequencies >= low) & (frequencies <= high)), length)[
+        :samples
+    ]
     return noise / noise.std()
 
 
@@ -122,10 +128,13 @@ def write_task(task: Task, folder: Path, shards: dict[str, Samples], form: Audio
 
 def _write_shard(path: Path, samples: Samples, form: AudioFormat) -> dict[str, Any]:
     """A tar of ``<key>.<ext>`` + ``<key>.json`` members; returns the shard's record entry."""
-    write_shard(path, [
-        ShardSample(f"{path.stem}-{number:04d}", _encode(audio, form), form.extension, metadata)
-        for number, (metadata, audio) in enumerate(samples)
-    ])
+    write_shard(
+        path,
+        [
+            ShardSample(f"{path.stem}-{number:04d}", _encode(audio, form), form.extension, metadata)
+            for number, (metadata, audio) in enumerate(samples)
+        ],
+    )
     data = path.read_bytes()
     return {"key": path.name, "size": len(data), "checksum": f"md5:{hashlib.md5(data).hexdigest()}"}
 

@@ -29,7 +29,7 @@ BRIGHTNESS_FORMAT = AudioFormat(22050, "WAV", "PCM_16", "wav")
 def synthesise_brightness(task: Task, folder: Path) -> None:
     """Train and test shards of 0.5–1.5 s stereo harmonic tones with a rated brightness, as 22.05 kHz WAV."""
     sizes = {"demo_brightness_train_000000.tar": 120, "demo_brightness_test_000000.tar": 48}
-    draw = lambda rng, _: _brightness_clip(rng, task.label)  # noqa: E731
+    draw = lambda rng, _: _brightness_clip(rng, task.label)
     write_task(task, folder, class_shards(6, sizes, draw), BRIGHTNESS_FORMAT)
 
 

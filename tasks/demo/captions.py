@@ -37,7 +37,11 @@ CAPTIONS_FORMAT = AudioFormat(44100, "MP3", "MPEG_LAYER_III", "mp3", compression
 #: Each caption attribute's values, each value with the words that name it.
 CAPTION_ATTRIBUTES: dict[str, dict[str, tuple[str, ...]]] = {
     "pitch": {"low": ("low", "deep"), "middle": ("middle", "medium"), "high": ("high", "shrill")},
-    "timbre": {"pure": ("pure", "clean", "whistling"), "buzzy": ("buzzy", "buzzing", "harsh"), "noisy": ("noisy", "hissing", "breathy")},
+    "timbre": {
+        "pure": ("pure", "clean", "whistling"),
+        "buzzy": ("buzzy", "buzzing", "harsh"),
+        "noisy": ("noisy", "hissing", "breathy"),
+    },
     "rhythm": {"steady": ("steady", "continuous", "constant"), "pulsing": ("pulsing", "beeping", "intermittent")},
 }
 
@@ -53,14 +57,21 @@ CAPTION_TEMPLATES = {
 
 
 #: Every attribute combination, in a fixed order: (pitch, timbre, rhythm).
-CAPTION_COMBINATIONS = tuple((p, t, r) for p in CAPTION_ATTRIBUTES["pitch"] for t in CAPTION_ATTRIBUTES["timbre"] for r in CAPTION_ATTRIBUTES["rhythm"])
+CAPTION_COMBINATIONS = tuple(
+    (p, t, r)
+    for p in CAPTION_ATTRIBUTES["pitch"]
+    for t in CAPTION_ATTRIBUTES["timbre"]
+    for r in CAPTION_ATTRIBUTES["rhythm"]
+)
 
 
 #: The words of every demo caption, sorted.
-CAPTION_WORDS = tuple(sorted(
-    {w for text in CAPTION_TEMPLATES.values() for w in re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", text))}
-    | {w for values in CAPTION_ATTRIBUTES.values() for words in values.values() for w in words}
-))
+CAPTION_WORDS = tuple(
+    sorted(
+        {w for text in CAPTION_TEMPLATES.values() for w in re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", text))}
+        | {w for values in CAPTION_ATTRIBUTES.values() for words in values.values() for w in words}
+    )
+)
 
 
 def caption_tokenizer() -> Any:
@@ -79,7 +90,9 @@ def synthesise_captions(task: Task, folder: Path) -> None:
         "demo_captions_evaluation_000000.tar": 2,
         "demo_captions_validation_000000.tar": 1,
     }
-    write_task(task, folder, class_shards(7, per_combination, _captions_clip, len(CAPTION_COMBINATIONS)), CAPTIONS_FORMAT)
+    write_task(
+        task, folder, class_shards(7, per_combination, _captions_clip, len(CAPTION_COMBINATIONS)), CAPTIONS_FORMAT
+    )
 
 
 def _captions_clip(rng: np.random.Generator, index: int) -> tuple[dict[str, str], np.ndarray]:
@@ -99,7 +112,10 @@ def _captions_clip(rng: np.random.Generator, index: int) -> tuple[dict[str, str]
         phase = (rng.uniform(3.0, 6.0) * time + rng.uniform()) % 1.0
         sound = sound * np.clip(np.minimum(phase, rng.uniform(0.4, 0.6) - phase) / 0.01, 0.0, 1.0)
     audio = sound + rng.normal(0.0, 10 ** (-rng.uniform(30.0, 45.0) / 20), len(time))
-    words = {name: CAPTION_ATTRIBUTES[name][value] for name, value in zip(("pitch", "timbre", "rhythm"), CAPTION_COMBINATIONS[index])}
+    words = {
+        name: CAPTION_ATTRIBUTES[name][value]
+        for name, value in zip(("pitch", "timbre", "rhythm"), CAPTION_COMBINATIONS[index])
+    }
     captions = {
         field: template.format(**{name: choices[int(rng.integers(len(choices)))] for name, choices in words.items()})
         for field, template in CAPTION_TEMPLATES.items()

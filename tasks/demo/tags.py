@@ -33,7 +33,7 @@ TAG_SOURCES = ("bell", "bird", "engine", "rain", "siren")
 def synthesise_tags(task: Task, folder: Path) -> None:
     """Train, valid and test shards of 0.8–1.4 s mixtures of 0 to 3 of five sources, as 48 kHz Ogg Vorbis."""
     sizes = {"demo_tags_train_000000.tar": 96, "demo_tags_valid_000000.tar": 32, "demo_tags_test_000000.tar": 32}
-    draw = lambda rng, _: _tags_clip(rng, task.label)  # noqa: E731
+    draw = lambda rng, _: _tags_clip(rng, task.label)
     write_task(task, folder, class_shards(5, sizes, draw), TAGS_FORMAT)
 
 
@@ -57,7 +57,10 @@ def _tag_source(rng: np.random.Generator, index: int, samples: int, rate: int) -
     if name == "bell":  # struck once or twice: inharmonic partials of 500–900 Hz decaying
         sound = np.zeros(samples)
         base = 500.0 * 2 ** rng.uniform(0.0, 0.85)
-        ring = sum(a * np.sin(2 * np.pi * base * r * time + rng.uniform(0, 2 * np.pi)) for r, a in ((1, 1), (2.76, 0.6), (5.4, 0.4), (8.93, 0.25)))
+        ring = sum(
+            a * np.sin(2 * np.pi * base * r * time + rng.uniform(0, 2 * np.pi))
+            for r, a in ((1, 1), (2.76, 0.6), (5.4, 0.4), (8.93, 0.25))
+        )
         ring = ring * np.exp(-time / rng.uniform(0.3, 0.6))
         for start in sorted(rng.integers(0, samples // 2, size=rng.integers(1, 3))):
             sound[start:] += ring[: samples - start]
