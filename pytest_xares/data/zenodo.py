@@ -15,14 +15,11 @@ A file lock per record makes concurrent workers and runs download it once::
 from __future__ import annotations
 
 import contextlib
-import email.utils
-import errno
 import hashlib
 import http.client
 import json
 import os
 import shutil
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -46,6 +43,7 @@ from pytest_xares.data.records import (
     read_record,
     write_record,
 )
+from pytest_xares.data.retries import Backoff, Fatal, GiveUp, Retries, Retryable, classify
 from pytest_xares.data.transfer import Listener, Quiet, TransferMeter, duration, human_bytes
 from pytest_xares.errors import MissingData, StorageError
 from pytest_xares.files import disk_advice
@@ -62,16 +60,6 @@ T = TypeVar("T")
 
 class DownloadError(MissingData):
     """A record could not be fetched; the message says what failed and what to do next."""
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """How failed requests are retried."""
-
-    first: float = 1.0  # seconds before the first retry, doubled each time
-    longest: float = 120.0  # the longest single wait
-    give_up: float = 600.0  # seconds of failures without a byte of progress before giving up
-    unreachable_tries: int = 3  # a server that cannot be reached at all (no network, wrong host)
 
 
 BACKOFF = Backoff()
@@ -136,14 +124,14 @@ class Zenodo:
 
         try:
             return self._retrying(attempt, what=f"Zenodo record {record_id}")
-        except _Fatal as fatal:
+        except Fatal as fatal:
             if fatal.status == 404:
                 raise DownloadError(
                     f"{url} answered 404: there is no Zenodo record {record_id} there. Check the task's record id, "
                     f"or whether the mirror (--xares-zenodo-url={self.url}) holds it"
                 ) from None
             raise DownloadError(f"cannot read Zenodo record {record_id} from {url}: {fatal}") from None
-        except _GiveUp as gave_up:
+        except GiveUp as gave_up:
             raise DownloadError(
                 f"cannot read Zenodo record {record_id} from {url}: {gave_up}. {self._advice()}"
             ) from None
@@ -225,9 +213,9 @@ class Zenodo:
                 if error.code != 416:
                     raise
                 part.restart()  # the server would not resume: take the whole file next time
-                raise _Retryable("the server refused to resume the file (HTTP 416)") from None
+                raise Retryable("the server refused to resume the file (HTTP 416)") from None
             if part.size < file.size:
-                raise _Retryable(f"the connection dropped after {human_bytes(part.size)} of {human_bytes(file.size)}")
+                raise Retryable(f"the connection dropped after {human_bytes(part.size)} of {human_bytes(file.size)}")
             got = part.hasher.hexdigest() if part.size == file.size else f"a file of {part.size} bytes"
             if got != file.md5:
                 part.restart()  # a corrupt file is never kept, let alone used
@@ -238,18 +226,18 @@ class Zenodo:
                         f"then {corrupt[1]}; the record says {file.md5}). It was deleted, not used. The server or "
                         f"mirror holds a damaged copy: try again later or another --xares-zenodo-url"
                     )
-                raise _Retryable(f"its md5 is {got}, the record says {file.md5}: fetching it again")
+                raise Retryable(f"its md5 is {got}, the record says {file.md5}: fetching it again")
 
         try:
             self._retrying(attempt, position=lambda: part.size, what=f"{file.key} of Zenodo record {record_id}")
             return part
-        except (_Fatal, _GiveUp) as failure:
+        except (Fatal, GiveUp) as failure:
             kept = (
                 f" The {human_bytes(part.size)} received are kept in {part.path}; the next run resumes there."
                 if part.size
                 else ""
             )
-            again = "try again later (the download resumes where it stopped)" if isinstance(failure, _GiveUp) else ""
+            again = "try again later (the download resumes where it stopped)" if isinstance(failure, GiveUp) else ""
             raise DownloadError(
                 f"cannot download {file.key} of Zenodo record {record_id} from {url}: {failure}.{kept} "
                 f"{self._advice(folder, again)}"
@@ -274,14 +262,14 @@ class Zenodo:
     # Retries --------------------------------------------------------------------------------
 
     def _retrying(self, attempt: Callable[[], T], what: str, position: Callable[[], int] = lambda: 0) -> T:
-        """``attempt()`` until it succeeds; raises ``_Fatal`` or ``_GiveUp`` with the reason."""
-        retries = _Retries(self.backoff)
+        """``attempt()`` until it succeeds; raises ``Fatal`` or ``GiveUp`` with the reason."""
+        retries = Retries(self.backoff)
         while True:
             before = position()
             try:
                 return attempt()
-            except (_Retryable, urllib.error.URLError, http.client.HTTPException, OSError) as error:
-                failure = _classify(error)
+            except (Retryable, urllib.error.URLError, http.client.HTTPException, OSError) as error:
+                failure = classify(error)
             delay = retries.delay(failure, progressed=position() > before)
             self.listener.note(f"{what}: {failure}; retrying in {duration(delay)}")
             self.sleep(delay)
@@ -338,84 +326,6 @@ class _Part:
             self.path.replace(target)
 
         _disk(flush_and_rename, target)
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None, unreachable: bool = False) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.unreachable = unreachable
-
-
-class _Fatal(Exception):
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-class _GiveUp(Exception):
-    pass
-
-
-class _Retries:
-    """Exponential backoff, bounded by the time spent without progress."""
-
-    def __init__(self, backoff: Backoff) -> None:
-        self.backoff = backoff
-        self.since = time.monotonic()
-        self.attempts = self.unreachable = 0
-
-    def delay(self, failure: _Retryable, progressed: bool) -> float:
-        """Seconds to wait before the next attempt; raises ``_GiveUp`` once the budget is spent."""
-        now, b = time.monotonic(), self.backoff
-        if progressed:
-            self.since, self.attempts = now, 0
-        self.attempts += 1
-        self.unreachable = self.unreachable + 1 if failure.unreachable else 0
-        waited = f"{self.attempts} attempt{'s' if self.attempts > 1 else ''} over {duration(now - self.since)}"
-        if self.unreachable >= b.unreachable_tries:
-            raise _GiveUp(f"{failure} ({waited})")
-        wait = (
-            min(b.first * 2 ** (self.attempts - 1), b.longest) if failure.retry_after is None else failure.retry_after
-        )
-        if now - self.since + wait > b.give_up:
-            asked = f"; the server asks to wait {duration(wait)} more" if failure.retry_after is not None else ""
-            raise _GiveUp(f"{failure} (gave up after {waited}{asked})")
-        return wait
-
-
-def _classify(error: BaseException) -> _Retryable:
-    """What a failed attempt means: retry it (returned), or stop (``_Fatal`` raised)."""
-    if isinstance(error, _Retryable):
-        return error
-    if isinstance(error, urllib.error.HTTPError):
-        reason = f"HTTP {error.code} {error.reason}"
-        if error.code == 429 or 500 <= error.code < 600:
-            return _Retryable(reason, _retry_after(error.headers.get("Retry-After")))
-        raise _Fatal(reason, error.code) from None
-    if isinstance(error, urllib.error.URLError):
-        cause = error.reason
-        unreachable = isinstance(cause, (socket.gaierror, ConnectionRefusedError)) or getattr(cause, "errno", None) in (
-            errno.ENETUNREACH,
-            errno.EHOSTUNREACH,
-        )
-        return _Retryable(f"cannot reach the server ({cause})" if unreachable else str(cause), unreachable=unreachable)
-    return _Retryable(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _resumes_at(response: Any, offset: int) -> bool:

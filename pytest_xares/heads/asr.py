@@ -28,15 +28,14 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from pytest_xares.embeddings.sets import FrameSet
-from pytest_xares.errors import Unavailable
 from pytest_xares.heads import metrics
+from pytest_xares.heads.language_model import bf16, check_language_model, load_language_model
 from pytest_xares.heads.linear import logged
 from pytest_xares.heads.train import TrainConfig, TrainLog, fit, seeded
 
@@ -58,69 +57,6 @@ IGNORE = -100
 #: about 3 M parameters on 768-dim frames).
 ADAPTER_WIDTH = 2
 #: The protocol's language model.
-DEFAULT_LM = "Qwen/Qwen2.5-0.5B"
-
-
-def load_language_model(
-    lm: str, device: torch.device, offline: bool = False
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The causal LM ``lm`` (a hub name or a local directory) and its tokenizer, frozen in eval
-    mode on ``device`` (bf16 weights on a GPU that has bf16). Raises ``Unavailable``, saying what
-    to do, when transformers is not installed or the model cannot be loaded (``offline``: from
-    the local Hugging Face cache only)."""
-    transformers, tokenizer = _tokenizer(lm, offline)
-    try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(lm, local_files_only=offline)
-    except (OSError, ValueError) as error:  # not downloaded, no network, not a model directory
-        raise Unavailable(_cannot_load(lm, error)) from None
-    model.to(device=device, dtype=torch.bfloat16 if _bf16(device) else torch.float32)
-    return model.eval().requires_grad_(False), tokenizer
-
-
-def check_language_model(lm: str, offline: bool = False) -> None:
-    """Raise ``Unavailable`` unless ``lm`` can be loaded: its tokenizer and configuration, cheaply,
-    before hours of audio are encoded for it."""
-    transformers, _ = _tokenizer(lm, offline)
-    try:
-        transformers.AutoConfig.from_pretrained(lm, local_files_only=offline)
-    except (OSError, ValueError) as error:
-        raise Unavailable(_cannot_load(lm, error)) from None
-
-
-def _tokenizer(lm: str, offline: bool) -> tuple[Any, PreTrainedTokenizerBase]:
-    try:
-        import transformers
-    except ImportError:
-        raise Unavailable("the ASR task needs transformers: pip install 'pytest-xares[asr]'") from None
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(lm, local_files_only=offline)
-    except (OSError, ValueError) as error:  # not downloaded, no network, not a model directory
-        raise Unavailable(_cannot_load(lm, error)) from None
-    if tokenizer.eos_token_id is None:
-        raise Unavailable(
-            f"the ASR language model {lm!r} has no eos token to end a transcript; point --xares-asr-lm at a causal LM whose tokenizer has one"
-        )
-    return transformers, tokenizer
-
-
-def _cannot_load(lm: str, error: Exception) -> str:
-    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    local = Path(lm).expanduser()
-    if local.is_dir():
-        what, example = f"{lm} does not hold a causal LM and its tokenizer (as save_pretrained writes them)", DEFAULT_LM
-    elif lm.startswith(("/", ".", "~")) or local.exists():
-        what, example = f"{lm} is not a directory", DEFAULT_LM
-    else:
-        what, example = "it is not downloaded and cannot be fetched from here", lm
-    return (
-        f"cannot load the ASR language model {lm!r}: {what}. Download it once while online, e.g. with "
-        f"`hf download {example}` (`huggingface-cli download {example}` with huggingface_hub < 1.0), or point "
-        f"--xares-asr-lm at a local copy ({reason})"
-    )
-
-
-def _bf16(device: torch.device) -> bool:
-    return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
 class SwiGLUAdapter(torch.nn.Module):
@@ -218,7 +154,7 @@ class SpeechLM(torch.nn.Module):
         return [row[: row.index(self.eos)] if self.eos in row else row for row in tokens]
 
     def _precision(self) -> contextlib.AbstractContextManager[Any]:
-        return torch.autocast("cuda", dtype=torch.bfloat16) if _bf16(self.device) else contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=torch.bfloat16) if bf16(self.device) else contextlib.nullcontext()
 
     def _audio(self, frames: torch.Tensor) -> torch.Tensor:
         embeddings = self.lm.get_input_embeddings()
