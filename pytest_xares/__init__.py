@@ -5,12 +5,7 @@
 >>> results = pytest_xares.evaluate("my_encoder.py", tasks=["esc50"])      # doctest: +SKIP
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("pytest-xares")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from pytest_xares.version import __version__
 
 
 def __getattr__(name: str):  # the API imports torch: only on first use, never for `import pytest_xares`

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import filelock
 
-from pytest_xares import __version__
+from pytest_xares.version import __version__
 from pytest_xares.data.records import (
     RECORD_FILE,
     XARES_READY,

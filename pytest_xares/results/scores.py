@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_xares import __version__
+from pytest_xares.version import __version__
 from pytest_xares.cache.keys import PROTOCOL_VERSION
 from pytest_xares.files import write_atomic
 from pytest_xares.results.references import reference
