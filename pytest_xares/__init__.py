@@ -5,10 +5,12 @@
 >>> results = pytest_xares.evaluate("my_encoder.py", tasks=["esc50"])      # doctest: +SKIP
 """
 
+from typing import Any
+
 from pytest_xares.version import __version__
 
 
-def __getattr__(name: str):  # the API imports torch: only on first use, never for `import pytest_xares`
+def __getattr__(name: str) -> Any:  # the API imports torch: only on first use, never for `import pytest_xares`
     if name in ("check_encoder", "evaluate", "CheckReport", "EncoderCheckError"):
         from pytest_xares import api
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from tabulate import tabulate
@@ -69,12 +70,15 @@ def _runtime(encoder: EncoderLike, progress: bool, **settings: object) -> tuple[
         spec = EncoderSpec.parse(encoder, Path.cwd())
         return Runtime(Settings.with_defaults(encoder=spec, **settings), Progress.for_python(progress)), str(spec)
     if isinstance(encoder, type):
+        cls = encoder
         try:
-            encoder = encoder()
+            encoder = cls()
         except (Exception, SystemExit) as error:
-            raise EncoderError(f"constructing {encoder.__name__}() raised {type(error).__name__}: {error}") from error
+            raise EncoderError(f"constructing {cls.__name__}() raised {type(error).__name__}: {error}") from error
     name = f"{type(encoder).__module__}.{type(encoder).__qualname__}"
-    return Runtime(Settings.with_defaults(**settings), Progress.for_python(progress), encoder=encoder), name
+    # What a class builds need not be a Module: the runtime hands it to the is_module check, which says so.
+    module = cast(torch.nn.Module, encoder)
+    return Runtime(Settings.with_defaults(**settings), Progress.for_python(progress), encoder=module), name
 
 
 def check_encoder(

@@ -3,7 +3,13 @@
 Every file pytest-xares writes (cache entries, record metadata, results, reports, baselines) goes
 through ``write_atomic``: a temporary file with a unique name in the same folder, flushed to disk,
 then renamed over the target. A killed run or a full disk leaves the old state or the complete new
-file, never a torn one, and two writers of one file never share a temporary name.
+file, never a torn one, and two writers of one file never share a temporary name. The file gets the
+permissions the process's umask gives a new file (as pip and the Hugging Face hub do), so a cache or
+data folder shared by a team or by CI runners is readable by all of them.
+
+Nothing written here follows a symbolic link: the temporary file is created anew, the rename
+replaces a link at the target rather than writing through it, and ``refuse_link`` stops the
+writers that must open an existing path (a download's ``.part`` file, a lock file).
 """
 
 from __future__ import annotations
@@ -17,6 +23,23 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pytest_xares.errors import StorageError
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``/proc``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (at import, before any thread writes)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of every file written: what ``open()`` would give a new file.
+FILE_MODE = 0o666 & ~_umask()
 
 #: What ``write_atomic`` writes: bytes, text (UTF-8), or a function that writes to the open file.
 Content = bytes | str | Callable[[BinaryIO], object]
@@ -40,6 +63,7 @@ def write_atomic(path: Path, content: Content, option: str = "--xares-cache-dir"
             else:
                 handle.write(content.encode("utf-8") if isinstance(content, str) else content)
             handle.flush()
+            os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp makes 0600: follow the umask instead
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as error:
@@ -48,6 +72,16 @@ def write_atomic(path: Path, content: Content, option: str = "--xares-cache-dir"
         if isinstance(error, OSError):
             raise storage_error(error, path, option) from error
         raise
+
+
+def refuse_link(path: Path, option: str) -> None:
+    """Raise ``StorageError`` when ``path`` is a symbolic link: a file this package opens to write
+    or lock is its own, and a link planted in a shared folder would have it write elsewhere."""
+    if path.is_symlink():
+        raise StorageError(
+            f"refusing to write through {path}: it is a symbolic link (to {os.readlink(path)}), not a file this "
+            f"package made; remove it, and check who can write to the directory that {option} names"
+        )
 
 
 def make_folder(folder: Path, option: str = "--xares-cache-dir") -> None:

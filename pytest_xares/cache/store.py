@@ -68,7 +68,8 @@ class Cache:
 
 
 def save_arrays(path: Path, **arrays: np.ndarray) -> None:
-    write_atomic(path, lambda handle: np.savez(handle, **arrays))
+    # allow_pickle is numpy's default, named so that no entry of ``arrays`` can stand for it.
+    write_atomic(path, lambda handle: np.savez(handle, allow_pickle=True, **arrays))
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import torch
@@ -127,11 +127,12 @@ def encode(
             # heap (RSS grew by 10 KB per clip instead of the row's 0.3 KB).
             rows[clip.index] = row.copy()
             if frames is not None:
+                assert output is not None  # _forward keeps the frames when there is a sink
                 frames.write(clip.index, output[number])
         stats.forward_seconds += time.perf_counter() - started
         stats.batches += 1
         stats.clips += len(batch)
-        stats.audio_seconds += sum(len(c.audio) for c in batch) / encoder.sampling_rate
+        stats.audio_seconds += sum(len(c.audio) for c in batch) / cast(int, encoder.sampling_rate)
         progress(stats)
 
     for clip in prefetch(source, size=4 * batch_size):
@@ -164,8 +165,9 @@ def _forward(
             output = encoder(audio.to(device))
     except torch.cuda.OutOfMemoryError:
         if len(batch) == 1:
+            seconds = audio.shape[1] / cast(int, encoder.sampling_rate)
             raise EncoderError(
-                f"out of memory encoding {batch[0].key} ({audio.shape[1] / encoder.sampling_rate:.1f} s) alone; "
+                f"out of memory encoding {batch[0].key} ({seconds:.1f} s) alone; "
                 f"chunk long inputs inside the encoder or use a device with more memory"
             ) from None
         torch.cuda.empty_cache()

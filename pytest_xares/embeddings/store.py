@@ -14,7 +14,7 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -98,13 +98,14 @@ def embeddings(
     report = progress or (lambda stats: None)
 
     def create(target: Path) -> Split:
-        source = clips(task, shards, loaded.module.sampling_rate)
+        # The encoder's attributes are what the gating checks made sure of before any task runs.
+        source = clips(task, shards, cast(int, loaded.module.sampling_rate))
         index: dict[str, np.ndarray] = {}
         if frames:
             encoded: list[tuple[EmbeddingSet, EncodeStats, FrameWriter]] = []
 
             def write_rows(handle: BinaryIO) -> None:
-                writer = FrameWriter(handle, loaded.module.hop_size_in_ms / 1000)
+                writer = FrameWriter(handle, cast(float, loaded.module.hop_size_in_ms) / 1000)
                 encoded.append(
                     (*encode(loaded.module, loaded.device, source, batch_size, report, frames=writer), writer)
                 )

@@ -11,6 +11,7 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeGuard, cast
 
 import torch
 
@@ -86,14 +87,25 @@ def _attributes(encoder: torch.nn.Module, device: torch.device) -> None:
     if not _is_int(dim) or dim < 1:
         problems.append(f"output_dim must be the embedding size as a positive int (it is {dim!r})")
     hop = getattr(encoder, "hop_size_in_ms", None)
-    if not isinstance(hop, numbers.Real) or isinstance(hop, bool) or not 0 < hop <= 10_000:
+    if not _is_real(hop) or not 0 < hop <= 10_000:
         problems.append(f"hop_size_in_ms must be the time between output frames in ms, e.g. 10 or 40 (it is {hop!r})")
     if problems:
         raise CheckFailure("; ".join(problems))
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
+    """An integer (Python's, numpy's, any ``numbers.Integral``) that is not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> TypeGuard[float]:
+    """A real number (Python's, numpy's, any ``numbers.Real``) that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _rate(encoder: torch.nn.Module) -> int:
+    """The encoder's ``sampling_rate``: an integer once the attributes check has passed."""
+    return cast(int, encoder.sampling_rate)
 
 
 def _is_module(encoder: torch.nn.Module, device: torch.device) -> None:
@@ -102,7 +114,7 @@ def _is_module(encoder: torch.nn.Module, device: torch.device) -> None:
 
 
 def _output_shape(encoder: torch.nn.Module, device: torch.device) -> None:
-    audio = signal(CLIP_SECONDS, encoder.sampling_rate, seed=1, batch=2)
+    audio = signal(CLIP_SECONDS, _rate(encoder), seed=1, batch=2)
     output = call(encoder, audio, device)
     if output.ndim != 3 or output.shape[0] != 2 or output.shape[2] != encoder.output_dim or output.shape[1] < 1:
         raise CheckFailure(
@@ -112,7 +124,7 @@ def _output_shape(encoder: torch.nn.Module, device: torch.device) -> None:
 
 
 def _finite_float(encoder: torch.nn.Module, device: torch.device) -> None:
-    audio = signal(CLIP_SECONDS, encoder.sampling_rate, seed=2, batch=2)
+    audio = signal(CLIP_SECONDS, _rate(encoder), seed=2, batch=2)
     raw = call(encoder, audio, device, as_float=False)
     if not raw.is_floating_point():
         raise CheckFailure(f"the output dtype is {raw.dtype}; return floating-point embeddings")
@@ -125,7 +137,7 @@ def _finite_float(encoder: torch.nn.Module, device: torch.device) -> None:
 
 
 def _mono_input(encoder: torch.nn.Module, device: torch.device) -> None:
-    audio = signal(CLIP_SECONDS, encoder.sampling_rate, seed=3)
+    audio = signal(CLIP_SECONDS, _rate(encoder), seed=3)
     hint = "a 1-D input must be treated as a batch of one"
     output = call(encoder, audio[0], device, hint=hint)
     if output.ndim != 3 or output.shape[0] != 1:
@@ -137,7 +149,7 @@ def _mono_input(encoder: torch.nn.Module, device: torch.device) -> None:
 
 
 def expected_frames(encoder: torch.nn.Module, seconds: float) -> float:
-    return seconds * 1000.0 / float(encoder.hop_size_in_ms)
+    return seconds * 1000.0 / float(cast(numbers.Real, encoder.hop_size_in_ms))  # as the attributes check requires
 
 
 def frames_agree(actual: int, expected: float) -> bool:
@@ -147,7 +159,7 @@ def frames_agree(actual: int, expected: float) -> bool:
 
 def _hop_size(encoder: torch.nn.Module, device: torch.device) -> None:
     for seconds in (4.0, 10.0):
-        audio = signal(seconds, encoder.sampling_rate, seed=4)
+        audio = signal(seconds, _rate(encoder), seed=4)
         frames = call(encoder, audio, device).shape[1]
         expected = expected_frames(encoder, seconds)
         if not frames_agree(frames, expected):
@@ -160,7 +172,7 @@ def _hop_size(encoder: torch.nn.Module, device: torch.device) -> None:
 
 
 def _long_input(encoder: torch.nn.Module, device: torch.device) -> None:
-    audio = signal(LONG_SECONDS, encoder.sampling_rate, seed=5)
+    audio = signal(LONG_SECONDS, _rate(encoder), seed=5)
     output = call(encoder, audio, device, hint="a 10-minute input must work: cut it into chunks the model accepts")
     expected = expected_frames(encoder, LONG_SECONDS)
     if output.ndim != 3 or not frames_agree(output.shape[1], expected):
@@ -173,7 +185,7 @@ def _long_input(encoder: torch.nn.Module, device: torch.device) -> None:
 
 
 def _batch_consistency(encoder: torch.nn.Module, device: torch.device) -> None:
-    batch = signal(CLIP_SECONDS, encoder.sampling_rate, seed=6, batch=3)
+    batch = signal(CLIP_SECONDS, _rate(encoder), seed=6, batch=3)
     together = call(encoder, batch, device)
     for row in range(batch.shape[0]):
         alone = call(encoder, batch[row : row + 1], device)
@@ -186,7 +198,7 @@ def _batch_consistency(encoder: torch.nn.Module, device: torch.device) -> None:
 
 
 def _deterministic(encoder: torch.nn.Module, device: torch.device) -> None:
-    audio = signal(CLIP_SECONDS, encoder.sampling_rate, seed=7, batch=2)
+    audio = signal(CLIP_SECONDS, _rate(encoder), seed=7, batch=2)
     _same(
         call(encoder, audio, device),
         call(encoder, audio, device),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tqdm import tqdm
 
@@ -20,11 +20,19 @@ if TYPE_CHECKING:
     from pytest_xares.data.transfer import TransferStats
 
 
+class Stream(Protocol):
+    """Where progress is written: a text stream, or anything that writes and flushes text as one does."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class Progress:
     """Progress: a bar where someone watches a terminal or notebook, else periodic lines."""
 
     def __init__(
-        self, stream: TextIO, live: bool, bar: Any = tqdm, worker: str | None = None, interval: float = 10.0
+        self, stream: Stream, live: bool, bar: Any = tqdm, worker: str | None = None, interval: float = 10.0
     ) -> None:
         self.stream = stream
         self.live = live

@@ -111,7 +111,11 @@ class Runtime:
 
     def _build(self) -> LoadedEncoder:
         exit_without_collecting()
-        module = self.given if self.given is not None else build(self.settings.encoder)
+        if self.given is not None:
+            module = self.given
+        else:
+            assert self.settings.encoder is not None  # __init__ made sure of an encoder or its spec
+            module = build(self.settings.encoder)
         device = choose_device(self.settings.device)
         if not isinstance(module, torch.nn.Module):
             return LoadedEncoder(module, "", device)  # the is_module check reports it
@@ -142,9 +146,13 @@ class Runtime:
             if self.check(needed).outcome != "passed":
                 return CheckResult("skipped", f"needs the {needed!r} check, which did not pass")
         path = self.cache.path("checks", name, check_key(loaded.fingerprint, loaded.device.type), ".json")
-        result, _ = self.cache.get_or_create(
-            path, lambda p: CheckResult(**self.cache.read_json(p)), lambda p: self._compute_check(check, loaded, p)
-        )
+
+        def load(stored: Path) -> CheckResult:
+            entry = self.cache.read_json(stored)
+            # An entry this package did not write whole (renames are atomic) is checked again.
+            return self._compute_check(check, loaded, stored) if entry is None else CheckResult(**entry)
+
+        result, _ = self.cache.get_or_create(path, load, lambda p: self._compute_check(check, loaded, p))
         return result
 
     def _compute_check(self, check: checks.Check, loaded: LoadedEncoder, path: Path) -> CheckResult:

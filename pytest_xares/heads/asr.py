@@ -28,7 +28,7 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -307,7 +307,7 @@ def train_adapter(
     if tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer has no eos token to end a transcript")
     separator = separator_tokens(tokenizer)
-    width = lm.get_input_embeddings().embedding_dim
+    width = cast(torch.nn.Embedding, lm.get_input_embeddings()).embedding_dim  # transformers types it as a Module
     dim = train.frames.shape[1]
     adapter = seeded(config.seed, lambda: SwiGLUAdapter(dim, ADAPTER_WIDTH * width, width))
     model = SpeechLM(adapter, lm, separator, tokenizer.eos_token_id)
@@ -337,7 +337,7 @@ def transcribe(
         features, lengths = read_frames(frames, indices.tolist())
         tokens = model.greedy(features.to(model.device), lengths, max_new_tokens, repetition_penalty)
         for index, ids in zip(indices.tolist(), tokens):
-            hypotheses[index] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+            hypotheses[index] = cast(str, tokenizer.decode(ids, skip_special_tokens=True)).strip()  # one sequence
     return hypotheses
 
 
@@ -370,13 +370,15 @@ def check(task: AsrTask, options: dict[str, Any], offline: bool) -> None:
 
 def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     task: AsrTask = fold.task
+    train, valid, test = fold.train, fold.valid, fold.test
+    assert isinstance(train, FrameSet) and isinstance(valid, FrameSet) and isinstance(test, FrameSet)  # FRAMES
     # Scored on lower-cased text, so trained on it too (LibriSpeech's transcripts are upper case,
     # which a language model's tokenizer splits into many more, rarer tokens).
     transcript = lambda metadata: " ".join(task.target(metadata).lower().split())
     hypotheses, log = asr_probe(
-        fold.train,
-        fold.valid,
-        fold.test,
+        train,
+        valid,
+        test,
         transcript,
         fold.config,
         fold.options.get("lm") or task.lm,
@@ -384,7 +386,7 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
         max_new_tokens=task.max_new_tokens,
         offline=fold.offline,
     )
-    references = [transcript(m) for m in fold.test.metadata]
+    references = [transcript(m) for m in test.metadata]
     return metrics.wer_outcome(hypotheses, references), {
         **logged(log),
         "examples": list(zip(references, hypotheses))[:3],

@@ -94,7 +94,9 @@ def frame_probe(
 
 def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     task: FrameTask = fold.task
-    hop = fold.train.hop_seconds
+    train, valid, test = fold.train, fold.valid, fold.test
+    assert isinstance(train, FrameSet) and isinstance(valid, FrameSet) and isinstance(test, FrameSet)  # FRAMES
+    hop = train.hop_seconds
     segment = metrics.segment_frames(task.segment_seconds, hop)
 
     def samples(split: FrameSet) -> FrameSamples:
@@ -107,8 +109,8 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     def f1(probabilities: list[np.ndarray], truth: list[np.ndarray]) -> metrics.Outcome:
         return metrics.segment_f1_outcome(probabilities, truth, segment, task.average)
 
-    valid_targets = targets(fold.valid)  # built once: every epoch is scored against them
+    valid_targets = targets(valid)  # built once: every epoch is scored against them
     probabilities, log = frame_probe(
-        samples(fold.train), fold.valid, fold.test, lambda p: f1(p, valid_targets).score, fold.config, task.pos_weight
+        samples(train), valid, test, lambda p: f1(p, valid_targets).score, fold.config, task.pos_weight
     )
-    return f1(probabilities, targets(fold.test)), logged(log)
+    return f1(probabilities, targets(test)), logged(log)

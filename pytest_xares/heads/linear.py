@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from pytest_xares.embeddings.sets import EmbeddingSet
 from pytest_xares.heads.metrics import accuracy
 from pytest_xares.heads.train import TensorSamples, TrainConfig, TrainLog, fit, predict, seeded
 
@@ -72,11 +73,13 @@ def pooled_pairs(fold: Fold) -> tuple[Pair, Pair, np.ndarray, np.ndarray]:
     """The training and validation pairs, the test inputs and the test targets of a fold whose
     splits are pooled embeddings and whose task stacks its targets (``task.targets``)."""
     task: Any = fold.task
+    train, valid, test = fold.train, fold.valid, fold.test
+    assert isinstance(train, EmbeddingSet) and isinstance(valid, EmbeddingSet) and isinstance(test, EmbeddingSet)
     return (
-        (fold.train.features, task.targets(fold.train.metadata)),
-        (fold.valid.features, task.targets(fold.valid.metadata)),
-        fold.test.features,
-        task.targets(fold.test.metadata),
+        (train.features, task.targets(train.metadata)),
+        (valid.features, task.targets(valid.metadata)),
+        test.features,
+        task.targets(test.metadata),
     )
 
 

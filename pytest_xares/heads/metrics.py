@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -265,7 +265,8 @@ def _segments(active: np.ndarray, frames: int) -> np.ndarray:
     count = -(-len(active) // frames)
     padded = np.zeros((count * frames, active.shape[1]), dtype=bool)
     padded[: len(active)] = active
-    return padded.reshape(count, frames, active.shape[1]).any(axis=1)
+    # An array: numpy's stubs allow for the bool scalar of a reduction over every axis.
+    return cast(np.ndarray, padded.reshape(count, frames, active.shape[1]).any(axis=1))
 
 
 def segment_counts(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -226,10 +226,7 @@ def train_retrieval(
     learning rate and seed) and keep the epoch of the best validation recall@1."""
     train_split, valid_split = captioned(train, tokenizer, device), captioned(valid, tokenizer, device)
     audio_dim = train_split.audio.shape[1]
-    model = cast(
-        RetrievalHead,
-        seeded(config.seed, lambda: RetrievalHead(audio_dim, tokenizer.vocab_size, tokenizer.pad_id, width)),
-    )
+    model = seeded(config.seed, lambda: RetrievalHead(audio_dim, tokenizer.vocab_size, tokenizer.pad_id, width))
     model.to(device)
     log = fit(
         model, symmetric_infonce, CaptionPairs(train_split), lambda _: _split_outcome(model, valid_split).score, config

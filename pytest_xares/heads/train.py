@@ -23,11 +23,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class TrainLog:
     valid_scores: tuple[float, ...]
 
 
-def seeded(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+def seeded(seed: int, build: Callable[[], M]) -> M:
     """Build a head with its initial weights drawn from ``seed`` (the global RNG is left as it was)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -103,7 +105,7 @@ class Adam:
     takes the learning rate of its epoch."""
 
     def __init__(
-        self, params: list[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+        self, params: Sequence[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
     ) -> None:
         self.params = params
         self.beta1, self.beta2 = betas

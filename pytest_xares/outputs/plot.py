@@ -42,7 +42,8 @@ def plot_scores(results: Results, path: Path, method: str = "mlp") -> None:
         points = [(reference(r.task, method, encoder), i) for i, r in zip(positions, rows)]
         points = [(x, y) for x, y in points if x is not None]
         if points:
-            axes.scatter(*zip(*points), marker=marker, s=28, zorder=3, label=f"{encoder} (published)")
+            xs, ys = zip(*points)
+            axes.scatter(xs, ys, marker=marker, s=28, zorder=3, label=f"{encoder} (published)")
     axes.set_yticks(list(positions), names)
     axes.invert_yaxis()
     axes.set_xlim(min([0.0] + [r.interval[0] for r in rows]), 1)  # a correlation may be negative

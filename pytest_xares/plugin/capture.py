@@ -31,4 +31,4 @@ class Uncaptured:
 def progress_for(config: pytest.Config) -> Progress:
     """Progress past pytest's capture; a live bar only on a terminal without xdist."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    return Progress(Uncaptured(config), worker is None and sys.stderr.isatty(), worker=worker)  # type: ignore[arg-type]
+    return Progress(Uncaptured(config), worker is None and sys.stderr.isatty(), worker=worker)

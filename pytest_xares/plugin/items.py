@@ -59,7 +59,7 @@ class TaskNode(pytest.Collector):
 
     def collect(self) -> Iterator[pytest.Item]:
         if self.data_mode is not None:
-            item = DataItem.from_parent(self, name=self.data_mode, task=self.task)
+            item: XaresItem = DataItem.from_parent(self, name=self.data_mode, task=self.task)
             item.add_marker("xares")
             item.add_marker("xares_data")
             yield item

@@ -4,7 +4,7 @@ also what the items reported, printed and written at the end."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -72,6 +72,7 @@ class XaresSession:
         if report.when != "call" or self.is_worker:  # every phase's report carries the item's properties
             return
         for name, value in report.user_properties:
+            value = cast("dict[str, Any]", value)  # the properties read below are the dicts that items record
             if name == RESULT_PROPERTY:
                 if "skipped" in value:
                     self.skipped[f"{value['task']}::{value['method']}"] = value["skipped"]
@@ -83,9 +84,8 @@ class XaresSession:
                 self.data.append(value)
 
     def results(self) -> Results:
-        tasks = {t.name: t for t in self.tasks}
         spec = str(self.settings.encoder) if self.settings.encoder else None
-        return Results(self.collected, tasks, self.skipped, spec, self.settings.seed)
+        return Results(self.collected, {t.name: t for t in self.tasks}, self.skipped, spec, self.settings.seed)
 
     # The end of the run ------------------------------------------------------------------------
 

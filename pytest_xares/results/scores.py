@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_xares.version import __version__
 from pytest_xares.cache.keys import PROTOCOL_VERSION
 from pytest_xares.files import write_atomic
 from pytest_xares.results.references import reference
 from pytest_xares.task import METHODS, Task
+from pytest_xares.version import __version__
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Average:
     tasks: tuple[str, ...]
 
 
-def averages(results: Iterable[TaskResult], tasks: dict[str, Task]) -> list[Average]:
+def averages(results: Iterable[TaskResult], tasks: Mapping[str, Task | TaskInfo]) -> list[Average]:
     """Weighted averages per method over the public tasks and over all tasks that ran.
 
     The reference average uses the published score of each covered task with the same weights,
@@ -177,7 +177,7 @@ class Results:
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Results:
         """Read back what ``to_dict`` (or ``--xares-json``) wrote."""
-        tasks = {name: TaskInfo(**info) for name, info in document.get("tasks", {}).items()}
+        tasks: dict[str, Task | TaskInfo] = {name: TaskInfo(**info) for name, info in document.get("tasks", {}).items()}
         results = [TaskResult.from_dict(r) for r in document.get("results", [])]
         return cls(results, tasks, document.get("skipped", {}), document.get("encoder"), document.get("seed", 42))
 

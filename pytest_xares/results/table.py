@@ -52,8 +52,8 @@ def scores_table(results: Results) -> str:
             [
                 name + (" (private)" if tasks[name].private else ""),
                 _metric(tasks[name].metric, mlp or knn),
-                _fmt(mlp and mlp.score),
-                _fmt(knn and knn.score),
+                _fmt(mlp.score if mlp else None),
+                _fmt(knn.score if knn else None),
                 _fmt(ref_mlp),
                 _fmt(mlp.score - ref_mlp if mlp and ref_mlp is not None else None, signed=True),
                 _fmt(ref_knn),
