@@ -10,12 +10,14 @@ on the number of decoders.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -107,9 +109,15 @@ def encode(
     batch_size: int,
     progress: Callable[[EncodeStats], None] = lambda stats: None,
     frames: FrameSink | None = None,
+    busy: Callable[[str], AbstractContextManager[object]] = lambda what: contextlib.nullcontext(),
+    what: str = "the split",
 ) -> tuple[EmbeddingSet, EncodeStats]:
-    """Mean-pooled embeddings of every clip from ``source``, in source order; every frame's
-    embedding goes to ``frames`` too, where given."""
+    """Mean-pooled embeddings of every clip from ``source`` (``what``: a split, for messages), in
+    source order; every frame's embedding goes to ``frames`` too, where given. Each encoder call
+    runs inside ``busy(description)``, which can say that a long one is still running.
+
+    Every output is checked as it comes: ``[clips, frames, output_dim]``, floating point, finite,
+    or an ``EncoderError`` names the clip."""
     stats = EncodeStats()
     rows: dict[int, np.ndarray] = {}
     seen: dict[int, tuple[str, Any]] = {}  # index → (key, metadata)
@@ -120,7 +128,8 @@ def encode(
         nonlocal pending
         pending -= len(batch)
         started = time.perf_counter()
-        pooled, output = _forward(encoder, device, batch, keep_frames=frames is not None)
+        with busy(f"encoding {what}: a batch of {len(batch)} clips from {batch[0].key}"):
+            pooled, output = _forward(encoder, device, batch, keep_frames=frames is not None)
         for number, (clip, row) in enumerate(zip(batch, pooled)):
             # A copy, not a view: views would keep each batch's output alive, and those small
             # blocks, allocated among the forward pass's large temporary ones, pin the allocator's
@@ -150,7 +159,7 @@ def encode(
 
     order = sorted(rows)
     if not order:
-        raise DataError("the split holds no samples")
+        raise DataError(f"{what} holds no samples: its shards have no audio with json metadata")
     features = np.stack([rows[i] for i in order]).astype(np.float32, copy=False)
     return EmbeddingSet(features, [seen[i][0] for i in order], [seen[i][1] for i in order]), stats
 
@@ -178,18 +187,34 @@ def _forward(
         ]
         frames = np.concatenate([p[1] for p in parts]) if keep_frames else None
         return np.concatenate([p[0] for p in parts]), frames
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # SystemExit: an encoder's sys.exit() must not end the run
         raise EncoderError(
             f"the encoder raised on {batch[0].key} (batch of {len(batch)}): {describe_error(error)}"
         ) from None
-    if not isinstance(output, torch.Tensor) or output.ndim != 3 or output.shape[0] != len(batch) or output.shape[1] < 1:
-        shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-        raise EncoderError(f"the encoder returned {shape} for a batch of shape {list(audio.shape)} ({batch[0].key})")
+    _check_output(encoder, output, batch, list(audio.shape))
     pooled = output.float().mean(dim=1)
-    if not torch.isfinite(pooled).all():
-        bad = [c.key for c, ok in zip(batch, torch.isfinite(pooled).all(dim=1).tolist()) if not ok]
-        raise EncoderError(f"the encoder returned NaN or infinite values for {', '.join(bad[:3])}")
     return pooled.cpu().numpy(), (output.to(torch.float16).cpu().numpy() if keep_frames else None)
+
+
+def _check_output(encoder: torch.nn.Module, output: Any, batch: list[Clip], shape: list[int]) -> None:
+    """Raise ``EncoderError`` naming the clip unless ``output`` is ``[clips, frames, output_dim]``,
+    floating point and finite: what the interface checks promised holds for every batch."""
+    dim = encoder.output_dim
+    where = f"a batch of shape {shape} ({batch[0].key}{', …' if len(batch) > 1 else ''})"
+    if not isinstance(output, torch.Tensor) or output.ndim != 3 or output.shape[0] != len(batch) or output.shape[1] < 1:
+        got = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise EncoderError(f"the encoder returned {got} for {where}; expected [{len(batch)}, frames, {dim}]")
+    if output.shape[2] != dim:
+        raise EncoderError(
+            f"the encoder returned {list(output.shape)} for {where}, but declares output_dim={dim}: "
+            f"every batch must have the declared size"
+        )
+    if not output.is_floating_point():
+        raise EncoderError(f"the encoder returned {output.dtype} for {where}; return floating-point embeddings")
+    finite = torch.isfinite(output).flatten(1).all(dim=1).tolist()
+    if not all(finite):
+        bad = [c.key for c, ok in zip(batch, finite) if not ok]
+        raise EncoderError(f"the encoder returned NaN or infinite values for {', '.join(bad[:3])}")
 
 
 def prefetch(source: Iterable[T], size: int) -> Iterator[T]:

@@ -3,16 +3,20 @@
 A pooled entry is one ``.npz``: ``features`` [samples, output_dim] float32, ``keys`` and the
 samples' json ``metadata``. A task whose head needs every frame (``heads.<kind>.FRAMES``) also has
 a ``.f16`` file beside it, the frames written float16 as the encoder produces them, one row after
-another, and the ``.npz`` holds where each sample's rows are (``starts``, ``lengths``) and the
-file's ``shape``; it is written last, so it marks the entry complete. The frames are read back
-memory-mapped and never held in memory.
+another, and the ``.npz`` holds where each sample's rows are (``starts``, ``lengths``), the
+file's ``shape`` and its SHA-256 (``sha256``, computed as the rows are written); it is written
+last, so it marks the entry complete. The frames are read back memory-mapped and never held in
+memory, once the file's digest is checked: a damaged frame file is encoded again, never scored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import zipfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -37,10 +41,13 @@ class FrameWriter:
         self.rows = 0
         self.dim: int | None = None
         self.placed: dict[int, tuple[int, int]] = {}  # sample index → (first row, rows)
+        self.digest = hashlib.sha256()
 
     def write(self, index: int, frames: np.ndarray) -> None:
         self.dim = frames.shape[1]
-        self.handle.write(np.ascontiguousarray(frames, dtype=np.float16).tobytes())
+        data = np.ascontiguousarray(frames, dtype=np.float16).tobytes()
+        self.handle.write(data)
+        self.digest.update(data)
         self.placed[index] = (self.rows, len(frames))
         self.rows += len(frames)
 
@@ -51,19 +58,31 @@ class FrameWriter:
             "lengths": np.array([self.placed[i][1] for i in order], dtype=np.int64),
             "shape": np.array([self.rows, self.dim or 0], dtype=np.int64),
             "hop_seconds": np.array(self.hop_seconds),
+            "sha256": np.array(self.digest.hexdigest()),
         }
 
 
 def frame_set(rows: Path, index: dict[str, np.ndarray], keys: list[str], metadata: list[Any]) -> FrameSet:
-    """The frames written by a ``FrameWriter`` to ``rows``, memory-mapped read-only."""
+    """The frames written by a ``FrameWriter`` to ``rows``, memory-mapped read-only; raises
+    ``ValueError`` when the file is not what its index says (its size, its SHA-256)."""
     total, dim = (int(n) for n in index["shape"])
     expected = total * dim * 2
     if rows.stat().st_size != expected:
         raise ValueError(f"{rows} holds {rows.stat().st_size} bytes, not the {expected} its index says")
+    if file_sha256(rows) != str(index["sha256"]):
+        raise ValueError(f"{rows} does not have the SHA-256 its index says: the frames were damaged")
     frames = (
         np.memmap(rows, dtype=np.float16, mode="r", shape=(total, dim)) if total else np.zeros((0, dim), np.float16)
     )
     return FrameSet(frames, index["starts"], index["lengths"], keys, metadata, float(index["hop_seconds"]))
+
+
+def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def pooled_arrays(pooled: EmbeddingSet) -> dict[str, np.ndarray]:
@@ -87,15 +106,21 @@ def embeddings(
     frames: bool,
     batch_size: int,
     progress: Callable[[EncodeStats], None] | None = None,
+    busy: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> tuple[Split, EncodeStats | None, list[Path]]:
     """The embeddings of one split, from the cache or encoded now (once across processes): pooled
     (an ``EmbeddingSet``) or, with ``frames``, every frame (a ``FrameSet``, whose rows stay on disk,
-    memory-mapped). Returns them, what encoding them cost (``None`` when cached) and the entry's files."""
+    memory-mapped). Returns them, what encoding them cost (``None`` when cached) and the entry's files.
+    ``progress`` hears the encoding's stats, ``busy`` wraps each encoder call (see ``encode``)."""
     key = embedding_key(loaded.fingerprint, task, pattern, shards, frames)
     path = cache.path("embeddings", task.name, key, ".npz")
     rows_path = path.with_suffix(".f16")
     made: list[EncodeStats] = []
-    report = progress or (lambda stats: None)
+    options: dict[str, Any] = {
+        "progress": progress or (lambda stats: None),
+        "busy": busy or (lambda what: contextlib.nullcontext()),
+        "what": f"task {task.name}, split {pattern} ({len(shards)} shards in {shards[0].parent})",
+    }
 
     def create(target: Path) -> Split:
         # The encoder's attributes are what the gating checks made sure of before any task runs.
@@ -107,14 +132,14 @@ def embeddings(
             def write_rows(handle: BinaryIO) -> None:
                 writer = FrameWriter(handle, cast(float, loaded.module.hop_size_in_ms) / 1000)
                 encoded.append(
-                    (*encode(loaded.module, loaded.device, source, batch_size, report, frames=writer), writer)
+                    (*encode(loaded.module, loaded.device, source, batch_size, frames=writer, **options), writer)
                 )
 
             write_atomic(rows_path, write_rows)
             ((result, stats, writer),) = encoded
             index = writer.index(order=list(range(len(result.keys))))
         else:
-            result, stats = encode(loaded.module, loaded.device, source, batch_size, report)
+            result, stats = encode(loaded.module, loaded.device, source, batch_size, **options)
         save_arrays(target, **pooled_arrays(result), **index)  # the index last: it marks the entry complete
         made.append(stats)
         return frame_set(rows_path, index, result.keys, result.metadata) if frames else result

@@ -65,7 +65,7 @@ def call(
             output = encoder(audio.to(device))
     except torch.cuda.OutOfMemoryError:
         raise
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # an encoder's sys.exit() is a failed check, not the end of the run
         raise CheckFailure(
             f"calling the encoder on a tensor of shape {list(audio.shape)} raised {describe_error(error)}"
             + (f"; {hint}" if hint else "")

@@ -54,9 +54,9 @@ def evaluate(
     keys = {p: embedding_key(loaded.fingerprint, task, p, s, frames) for p, s in shards.items()}
     options = head_options(task, method, settings)
     result_path = cache.path("results", task.name, result_key(keys, task, method, settings.seed, options), ".json")
-    cached = cache.read_json(result_path)
-    if cached is not None:
-        return TaskResult.from_dict({**cached, "cached": True})
+    cached = cache.read_entry(result_path, lambda entry: TaskResult.from_dict({**entry, "cached": True}))
+    if cached is not None:  # else absent, damaged or of another layout: computed (again)
+        return cached
 
     offline = zenodo is None
     check_available(task, method, options, offline)
@@ -65,8 +65,9 @@ def evaluate(
     for pattern, files in shards.items():
         t0 = time.perf_counter()
         report = None if progress is None else progress.encoding(f"{task.name} {pattern}")
+        busy = None if progress is None else progress.busy
         sets[pattern], stats, stored = embeddings(
-            cache, loaded, task, pattern, files, frames, settings.batch_size, report
+            cache, loaded, task, pattern, files, frames, settings.batch_size, report, busy
         )
         encode_seconds += time.perf_counter() - t0
         paths += stored
@@ -114,5 +115,5 @@ def evaluate(
         extra=extra,
         details={"encoded": encoded, **({"folds": details} if any(details) else {})},
     )
-    cache.write_json(result_path, result.to_dict())
+    cache.write_entry(result_path, result.to_dict())
     return result

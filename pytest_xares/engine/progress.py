@@ -7,13 +7,16 @@ stream is the plugin's (past pytest's capture, ``plugin.capture``) or the Python
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tqdm import tqdm
 
+from pytest_xares.data.transfer import duration
 from pytest_xares.embeddings.encode import EncodeStats
 
 if TYPE_CHECKING:
@@ -80,6 +83,27 @@ class Progress:
         bar = {"desc": f"xares: {what}", "unit": "B", "unit_scale": True, "total": stats.total}
         if self._advance(what, stats.done, **bar):
             self._line(f"xares: {what}: {stats}")
+
+    @contextlib.contextmanager
+    def busy(self, what: str) -> Iterator[None]:
+        """Say every ``interval`` seconds that ``what`` is still running (a slow encoder's batch):
+        work that reports no progress of its own shows it is alive."""
+        done = threading.Event()
+        started = time.monotonic()
+
+        def beat() -> None:
+            while not done.wait(self.interval):
+                self.note(f"{what}: still running after {duration(time.monotonic() - started)}")
+
+        thread = threading.Thread(target=beat, name="xares-heartbeat", daemon=True)
+        if self.interval != float("inf"):
+            thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            if thread.is_alive():
+                thread.join()
 
     def note(self, text: str) -> None:
         """Say something at once (a retry, a wait for another process), above a live bar."""

@@ -39,6 +39,10 @@ class CheckResult:
     message: str = ""
     seconds: float = 0.0
 
+    def __post_init__(self) -> None:
+        if self.outcome not in ("passed", "failed", "skipped") or not isinstance(self.message, str):
+            raise ValueError(f"not a check verdict: {self!r}")
+
 
 def worker_index() -> tuple[int, int]:
     """(this worker's index, number of workers): (0, 1) without xdist."""
@@ -148,9 +152,9 @@ class Runtime:
         path = self.cache.path("checks", name, check_key(loaded.fingerprint, loaded.device.type), ".json")
 
         def load(stored: Path) -> CheckResult:
-            entry = self.cache.read_json(stored)
-            # An entry this package did not write whole (renames are atomic) is checked again.
-            return self._compute_check(check, loaded, stored) if entry is None else CheckResult(**entry)
+            entry = self.cache.read_entry(stored, lambda value: CheckResult(**value))
+            # A damaged entry, or one of another layout, is checked again.
+            return self._compute_check(check, loaded, stored) if entry is None else entry
 
         result, _ = self.cache.get_or_create(path, load, lambda p: self._compute_check(check, loaded, p))
         return result
@@ -163,7 +167,7 @@ class Runtime:
         except checks.CheckFailure as failure:
             result = CheckResult("failed", str(failure), time.perf_counter() - started)
         if loaded.fingerprint:
-            self.cache.write_json(path, asdict(result))
+            self.cache.write_entry(path, asdict(result))
         return result
 
     def evaluate(self, task: Task, method: str) -> TaskResult:

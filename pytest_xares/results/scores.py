@@ -45,7 +45,14 @@ class TaskResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskResult:
-        return cls(**data)
+        """Read back what ``to_dict`` wrote; raises ``TypeError`` or ``ValueError`` for anything else."""
+        result = cls(**data)
+        numbers = [result.score, *result.fold_scores, *result.interval]
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers) or len(result.interval) != 2:
+            raise ValueError(f"a result of {result.task!r} whose scores are not numbers: {data!r}")
+        if not all(isinstance(x, str) for x in (result.task, result.method, result.metric)):
+            raise ValueError(f"a result whose task, method or metric is not a name: {data!r}")
+        return result
 
 
 @dataclass(frozen=True)
