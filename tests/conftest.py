@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pytest_xares.data.shards import ShardSample, encode_audio, write_shard
-
-MEL = "pytest_xares.example_encoders.mel"
+from pytest_xares.testing import tiny_task as write_tiny_task
 
 
 @pytest.fixture(autouse=True)
@@ -24,93 +21,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("XARES_CACHE_DIR", str(tmp_path / "xares-cache"))
 
 
-def tone(label: int, seconds: float, rate: int, seed: int) -> np.ndarray:
-    """A noisy tone whose pitch says its class: learnable, with some noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    freq = 300.0 * 1.5**label * (1 + 0.02 * rng.standard_normal())
-    return (0.4 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
-
-
-def write_tone_shard(
-    path: Path,
-    labels: list,
-    seconds: float = 0.5,
-    rate: int = 16000,
-    extension: str = "wav",
-    field: str = "label",
-    seed: int = 0,
-) -> None:
-    """A shard of tones, one per label value; the class index is the label's position in sorted(set)."""
-    classes = sorted(set(map(str, labels)))
-    samples = [
-        ShardSample(
-            f"clip{i:04d}",
-            encode_audio(tone(classes.index(str(value)), seconds, rate, seed * 10_000 + i), rate, extension),
-            extension,
-            {field: value},
-        )
-        for i, value in enumerate(labels)
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_shard(path, samples)
-
-
-TINY_TASK = """
-from pytest_xares.task import ClipTask, splits
-
-TASK = ClipTask(
-    name="tiny",
-    formal_name="Tiny tones",
-    splits=splits("tiny_train", "tiny_valid", "tiny_test"),
-    label="label",
-    classes=("a", "b", "c"),
-    weight=10,
-    epochs=100,  # 300 steps: the protocol's learning rate needs them on so few clips
-    batch_size=8,
-    private={private},
-)
-"""
-
-
 @pytest.fixture
 def tiny_task(tmp_path: Path) -> Path:
     """A user's tasks folder with one small three-class task, its data written to the data dir."""
-    tasks = tmp_path / "user-tasks"
-    tasks.mkdir()
-    (tasks / "tiny.py").write_text(TINY_TASK.format(private=False))
-    folder = tmp_path / "xares-data" / "tiny"
-    for seed, split in enumerate(("train", "valid", "test")):
-        write_tone_shard(folder / f"tiny_{split}_000000.tar", ["a", "b", "c"] * 8, seed=seed)
-    return tasks
-
-
-def encoder_file(directory: Path, body: str, name: str = "my_encoder.py") -> Path:
-    """Write an encoder module (imports of torch and math included) and return its path."""
-    path = directory / name
-    path.write_text("import math\nimport torch\n\n" + textwrap.dedent(body))
-    return path
-
-
-#: A small, fast, correct encoder: log energies of 16 bands of 10 ms frames.
-BANDS_ENCODER = """
-class BandsEncoder(torch.nn.Module):
-    sampling_rate = 16000
-    output_dim = 16
-    hop_size_in_ms = 10
-
-    def __init__(self):
-        super().__init__()
-        self.scale = torch.nn.Parameter(torch.ones(16))
-
-    def forward(self, audio):
-        if audio.ndim == 1:
-            audio = audio[None]
-        frames = audio[:, : audio.shape[1] // 160 * 160].reshape(audio.shape[0], -1, 160)
-        spectrum = torch.fft.rfft(frames, dim=-1).abs()[..., :80]
-        bands = spectrum.reshape(*spectrum.shape[:2], 16, 5).pow(2).mean(-1)
-        return torch.log(bands + 1e-6) * self.scale
-"""
+    return write_tiny_task(tmp_path / "user-tasks", tmp_path / "xares-data")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -153,6 +67,6 @@ def zenodo(_offline_by_default: None, monkeypatch: pytest.MonkeyPatch):  # -> It
 def tiny_language_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a tiny random Qwen2 and its tokenizer, for the ASR task (needs transformers)."""
     pytest.importorskip("transformers")
-    from pytest_xares.testing import tiny_language_model as build
+    from pytest_xares.testing import tiny_language_model as build  # imports transformers
 
     return build(tmp_path_factory.mktemp("tiny-lm"), ["the cat sat", "a dog ran home", "she sang a song"])
