@@ -1,4 +1,10 @@
-"""Shared fixtures: isolated data and cache directories, and small generated tasks."""
+"""Shared fixtures: isolated data and cache directories, and small generated tasks.
+
+No test reaches beyond this machine: pytest-socket refuses connections to any host but the
+loopback address (``--allow-hosts`` in pyproject.toml), and the Hugging Face libraries are told
+they are offline before any test module imports them (they read it when they first load), so a
+model that is not built from a config fails at once instead of retrying the hub.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ import numpy as np
 import pytest
 
 from pytest_xares.testing import tiny_task as write_tiny_task
+
+for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ[_name] = "1"
 
 
 @pytest.fixture(autouse=True)

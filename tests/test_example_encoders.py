@@ -8,7 +8,6 @@ torch build they were made for), its tests skip with the reason.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -21,10 +20,6 @@ import pytest_xares
 from pytest_xares.encoder import EncoderSpec, load_class
 from pytest_xares.encoder.checks import signal
 from pytest_xares.engine.runtime import share_cores
-
-# Read when transformers first loads, which no module does before these tests: nothing here may
-# reach the hub (every model is built from a config or saved to a temporary folder).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 RATE = 16_000
 

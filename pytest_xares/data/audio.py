@@ -26,6 +26,12 @@ def decode(data: bytes, sampling_rate: int) -> np.ndarray:
         raise AudioError(f"cannot decode audio ({error})") from None
     if audio.shape[0] == 0:
         raise AudioError("the clip holds no audio samples")
+    if not np.isfinite(audio).all():  # only float files can hold them; the encoder would be blamed later
+        bad = int(audio.size - np.count_nonzero(np.isfinite(audio)))
+        raise AudioError(
+            f"the decoded audio holds NaN or infinite samples ({bad} of {audio.size}): the file itself is broken, "
+            f"replace the clip"
+        )
     mono = audio.mean(axis=1, dtype=np.float32)
     if rate != sampling_rate:
         mono = soxr.resample(mono, rate, sampling_rate, quality="HQ")

@@ -8,12 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import filelock
-
 from pytest_xares.data.fetch import ensure_task_data
+from pytest_xares.data.records import locked
 from pytest_xares.data.shards import find_shards
 from pytest_xares.data.zenodo import Zenodo
 from pytest_xares.errors import MissingData
+from pytest_xares.files import make_folder, storage_error
 from pytest_xares.hashing import digest
 from pytest_xares.task import Task
 
@@ -68,13 +68,18 @@ def _synthesise(task: Task, folder: Path) -> None:
 
     Data synthesised by another version of the task or synthesiser is replaced, so an upgrade
     never evaluates stale demo data; a reader of the old folder sees it whole until the swap.
+    A failed write (a full disk) is a ``StorageError`` saying what to do, and leaves no staging
+    folder behind.
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(folder.parent, "--xares-data-dir")
     version = synthesis_version(task)
-    with filelock.FileLock(str(folder.parent / f".{folder.name}.lock")):
+    with locked(folder.parent / f".{folder.name}.lock"):  # a link planted there is refused, not followed
         if _synthesis_stamp(folder) == version:
             return  # another process made it while we waited
-        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+        try:
+            staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+        except OSError as error:
+            raise storage_error(error, folder.parent, "--xares-data-dir") from error
         retired = folder.with_name(f".{folder.name}.old")
         try:
             assert task.source is not None
@@ -84,6 +89,9 @@ def _synthesise(task: Task, folder: Path) -> None:
             if folder.exists():
                 folder.rename(retired)
             staging.rename(folder)
+        except OSError as error:
+            failed = Path(error.filename) if isinstance(error.filename, str) else staging
+            raise storage_error(error, failed, "--xares-data-dir") from error
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(retired, ignore_errors=True)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 import soundfile
 import webdataset
+from webdataset.tariterators import base_plus_ext
 
 from pytest_xares.data.audio import AUDIO_EXTENSIONS
 from pytest_xares.errors import DataError, MissingData
@@ -54,24 +57,93 @@ def find_shards(folder: Path, pattern: str) -> list[Path]:
 
 
 def iter_samples(shards: list[Path]) -> Iterator[RawSample]:
-    """Every sample of the shards in order, with its raw audio bytes and parsed json."""
+    """Every sample of the shards in order, with its raw audio bytes and parsed json.
+
+    A shard cut short (without the tar's end-of-archive blocks) raises ``DataError`` before any of
+    its samples is read; so does a malformed one (a key twice) when the reader reaches it."""
     for shard in shards:
         yield from _iter_shard(shard)
 
 
+#: What a damaged file (a cut or corrupt download) raises while it is read.
+_DAMAGED = (tarfile.TarError, EOFError, OSError, zlib.error)
+#: What webdataset says of a member whose key and extension came before.
+_DUPLICATE = re.compile(r"^(?P<name>.+?): duplicate file name in tar file ")
+#: The first bytes of the compressed tars webdataset reads too (gzip, bzip2, xz, zstd).
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+#: A tar ends with two zero blocks of 512 bytes (padded with more zeros to a record).
+_BLOCK, _END = 512, 1024
+#: What to do about a cut or corrupt file.
+_AGAIN = "Delete it and fetch it again, or restore it from where it came from."
+
+
 def _iter_shard(shard: Path) -> Iterator[RawSample]:
+    _check_complete(shard)
     pipeline = webdataset.WebDataset(
         [str(shard)], shardshuffle=False, empty_check=False, nodesplitter=None, workersplitter=None
     )
-    samples = iter(pipeline)
+    samples, seen = iter(pipeline), set[str]()
     while True:
         try:
             sample = next(samples)
         except StopIteration:
             return
-        except Exception as error:  # tarfile, OSError, ValueError: all mean a broken shard
-            raise DataError(f"cannot read shard {shard}: {error}. Delete it and fetch it again.") from None
+        except Exception as error:
+            raise _unreadable(shard, error) from None
+        if sample["__key__"] in seen:  # its members are not next to each other
+            raise _malformed(shard, sample["__key__"], "has members in two places of the tar")
+        seen.add(sample["__key__"])
         yield _raw_sample(shard, sample)
+
+
+def _check_complete(shard: Path) -> None:
+    """Raise ``DataError`` when the tar ends without its end-of-archive blocks: it was cut short,
+    maybe exactly after a member, where a reader would take the samples so far for all of them.
+
+    Cheap: the size and the last 1024 bytes. Every tar writer (Python's tarfile, and webdataset's
+    and ``write_shard`` through it, GNU tar) ends the archive with 1024 zero bytes or more, in
+    whole blocks of 512; a compressed tar is left to its decompressor, which notices a cut.
+    """
+    try:
+        with open(shard, "rb") as handle:
+            size = handle.seek(0, io.SEEK_END)
+            handle.seek(0)
+            head = handle.read(6)
+            handle.seek(max(0, size - _END))
+            tail = handle.read(_END)
+    except OSError as error:
+        raise DataError(f"cannot read shard {shard}: {error.strerror or error}") from None
+    if head.startswith(_COMPRESSED):
+        return
+    if size % _BLOCK or size < _END or tail.count(0) != _END:
+        raise DataError(
+            f"cannot read shard {shard}: it is truncated ({size} bytes, without the zero blocks that end every tar "
+            f"archive), so the samples after the cut are missing. {_AGAIN}"
+        )
+
+
+def _unreadable(shard: Path, error: Exception) -> DataError:
+    """What an error of the tar reader means: a damaged file (fetch it again) or a malformed one."""
+    message = str(error.args[0]) if error.args else str(error)
+    duplicate = _DUPLICATE.match(message) if isinstance(error, ValueError) else None
+    if duplicate is not None:
+        name = duplicate["name"]
+        return _malformed(shard, base_plus_ext(name)[0] or name, f"has two members named {name!r}")
+    if isinstance(error, _DAMAGED):
+        return DataError(f"cannot read shard {shard}: {message}. The file is damaged. {_AGAIN}")
+    return DataError(
+        f"cannot read shard {shard}: {type(error).__name__}: {message}. It is not a WebDataset tar this reader "
+        f"can use: check how it was written"
+    )
+
+
+def _malformed(shard: Path, key: str, what: str) -> DataError:
+    """A shard written wrong: a new copy of the same file would not help."""
+    return DataError(
+        f"shard {shard}, key {key!r} {what}: the shard itself is malformed, so fetching it again gives the same "
+        f"file. A key needs one member per extension, all next to each other: write the shard again that way, or "
+        f"tell whoever made it"
+    )
 
 
 def _raw_sample(shard: Path, sample: dict[str, Any]) -> RawSample:

@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import shutil
+import stat
 import time
 import urllib.error
 import urllib.parse
@@ -30,23 +31,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import filelock
-
-from pytest_xares.version import __version__
 from pytest_xares.data.records import (
     RECORD_FILE,
     XARES_READY,
     Record,
     RecordError,
     RecordFile,
-    hash_file,
+    locked,
+    open_own,
     read_record,
+    touch_marker,
     write_record,
 )
 from pytest_xares.data.retries import Backoff, Fatal, GiveUp, Retries, Retryable, classify
 from pytest_xares.data.transfer import Listener, Quiet, TransferMeter, duration, human_bytes
 from pytest_xares.errors import MissingData, StorageError
-from pytest_xares.files import disk_advice
+from pytest_xares.files import disk_advice, refuse_link
+from pytest_xares.version import __version__
 
 USER_AGENT = f"pytest-xares/{__version__}"
 CHUNK = 1 << 20
@@ -160,7 +161,7 @@ class Zenodo:
                 ]
             for install in installs:
                 install.result()  # raises the first failure (DownloadError)
-            _disk(lambda: (folder / XARES_READY).touch(), folder)
+            _disk(lambda: touch_marker(folder / XARES_READY), folder / XARES_READY)
         return Fetched(record_id, len(todo), counter.done, time.monotonic() - started)
 
     def _record(self, record_id: int, folder: Path) -> Record:
@@ -184,18 +185,16 @@ class Zenodo:
     @contextlib.contextmanager
     def _locked(self, record_id: int, folder: Path) -> Iterator[None]:
         """One download per record: other workers and runs wait here, then find the files in place."""
-        lock = filelock.FileLock(str(folder.parent / f".zenodo-{record_id}.lock"))
-        try:
-            lock.acquire(timeout=LOCK_NOTICE)
-        except filelock.Timeout:
+        path = folder.parent / f".zenodo-{record_id}.lock"
+
+        def waiting() -> None:
             self.listener.note(
                 f"waiting for another process that is downloading Zenodo record {record_id} into {folder}"
             )
-            lock.acquire()
-        try:
+
+        with contextlib.ExitStack() as stack:  # a link planted at the lock's path is refused, not followed
+            _disk(lambda: stack.enter_context(locked(path, notice=LOCK_NOTICE, waiting=waiting)), path)
             yield
-        finally:
-            lock.release()
 
     # A file ---------------------------------------------------------------------------------
 
@@ -290,11 +289,20 @@ class _Part:
 
     def __init__(self, folder: Path, file: RecordFile) -> None:
         self.path = _part_path(folder, file)
+        _disk(lambda: refuse_link(self.path, "--xares-data-dir"), self.path)  # never written or read through
         self.size = _part_size(folder, file)
         if self.size > file.size:
             self.restart()
         # A part left by an earlier, interrupted run: its bytes are hashed once, then resumed.
-        self.hasher = hash_file(self.path) if self.size else hashlib.md5()
+        self.hasher = hashlib.md5()
+        if self.size:
+            with self._open(os.O_RDONLY, "rb") as handle:
+                while block := handle.read(CHUNK):
+                    self.hasher.update(block)
+
+    def _open(self, flags: int, mode: str) -> Any:
+        """The part file opened with ``flags``, never through a symbolic link (``DownloadError``)."""
+        return _disk(lambda: os.fdopen(open_own(self.path, flags), mode), self.path)
 
     def restart(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -307,7 +315,7 @@ class _Part:
         releases the GIL), so the md5 costs no throughput until it is the slowest step.
         """
         hashing: Future[None] | None = None
-        with ThreadPoolExecutor(1) as hasher, _disk(lambda: open(self.path, "ab"), self.path) as out:
+        with ThreadPoolExecutor(1) as hasher, self._open(os.O_WRONLY | os.O_CREAT | os.O_APPEND, "ab") as out:
             while self.size <= limit and (chunk := response.read1(CHUNK)):  # what has arrived, up to CHUNK
                 _disk(lambda: out.write(chunk), self.path)
                 if hashing is not None:
@@ -318,11 +326,15 @@ class _Part:
         # Leaving the executor waited for the last chunk: the md5 covers exactly `size` bytes.
 
     def install(self, target: Path) -> None:
-        """Flush to disk, then rename into place: a file at its final name survives a crash whole."""
+        """Flush to disk, then rename into place: a file at its final name survives a crash whole.
+        An empty file, never requested, is created here."""
 
         def flush_and_rename() -> None:
-            with open(self.path, "rb+") as handle:
-                os.fsync(handle.fileno())
+            fd = open_own(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             self.path.replace(target)
 
         _disk(flush_and_rename, target)
@@ -339,10 +351,12 @@ def _part_path(folder: Path, file: RecordFile) -> Path:
 
 
 def _part_size(folder: Path, file: RecordFile) -> int:
+    """The bytes of the part file so far; a link there counts none (it is refused, not followed)."""
     try:
-        return _part_path(folder, file).stat().st_size
+        found = _part_path(folder, file).lstat()
     except OSError:
         return 0
+    return found.st_size if stat.S_ISREG(found.st_mode) else 0
 
 
 def _disk(action: Callable[[], T], path: Path) -> T:

@@ -72,6 +72,8 @@ class ZenodoServer:
         self._records: dict[int, dict[str, _File]] = {}
         self._faults: dict[tuple[int, str | None], list[Fault]] = defaultdict(list)
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._http.daemon_threads = True
         self._http.zenodo = self  # type: ignore[attr-defined]
@@ -105,7 +107,12 @@ class ZenodoServer:
             self._faults[(record_id, key)].extend(faults)
 
     def count(self, key: str | None = None, status: int | None = None, record: int | None = None) -> int:
-        """Requests of a file (``key``), or of metadata (``key=None``), optionally with one status."""
+        """Requests of a file (``key``), or of metadata (``key=None``), optionally with one status.
+
+        A request is recorded once its answer is sent, which can be a moment after the client has
+        read it: requests still being answered are waited for (a second at most)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=1.0)
         return sum(
             1
             for h in self.hits
@@ -138,9 +145,22 @@ class ZenodoServer:
         with self._lock:
             faults = self._faults.get((record_id, key))
             fault = faults.pop(0) if faults else Fault()
+            self._in_flight += 1
+        try:
+            status, sent = self._answer(handler, record_id, key, requested, fault, match is not None)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+        with self._lock:
+            self.hits.append(Hit(record_id, key, requested, status, sent))
+
+    def _answer(
+        self, handler: _Handler, record_id: int, key: str | None, requested: str | None, fault: Fault, matched: bool
+    ) -> tuple[int, int]:
         time.sleep(fault.stall)
         known = self._records.get(record_id)
-        if match is None or known is None or (key is not None and key not in known):
+        if not matched or known is None or (key is not None and key not in known):
             status, sent = 404, _answer(handler, 404, b'{"status": 404, "message": "PID does not exist."}')
         elif fault.status is not None:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
@@ -149,8 +169,7 @@ class ZenodoServer:
             status, sent = 200, _answer(handler, 200, json.dumps(self.metadata(record_id)).encode())
         else:
             status, sent = self._send_file(handler, known[key], requested, fault)
-        with self._lock:
-            self.hits.append(Hit(record_id, key, requested, status, sent))
+        return status, sent
 
     def _send_file(self, handler: _Handler, file: _File, requested: str | None, fault: Fault) -> tuple[int, int]:
         start, status, headers = 0, 200, {}
