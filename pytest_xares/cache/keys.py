@@ -16,7 +16,8 @@ from pytest_xares.hashing import digest
 from pytest_xares.task import Task
 
 #: Bumped whenever a change to the engine changes a score; it is part of every cache key.
-PROTOCOL_VERSION = "2"
+#: 3: audio is resampled as X-ARES resamples it (torchaudio's windowed sinc), not with soxr.
+PROTOCOL_VERSION = "3"
 
 
 def embedding_key(encoder_fingerprint: str, task: Task, pattern: str, shards: list[Path], frames: bool) -> str:

@@ -2,7 +2,7 @@
 
 Clips are read, decoded, resampled and cropped in background threads while the encoder runs, and
 batched only with clips of exactly the same length, so no clip is ever padded into a neighbour's
-shape and every embedding is the one the clip gets alone. soundfile and soxr release the GIL while
+shape and every embedding is the one the clip gets alone. soundfile and torch release the GIL while
 they work, so several clips decode at once where the encoder leaves cores free (a GPU encoder, a
 light one); clips are still handed over in shard order, so batches, and embeddings, do not depend
 on the number of decoders.
