@@ -19,6 +19,8 @@ from pytest_xares.encoder import EncoderSpec
 from pytest_xares.errors import UsageError
 
 ZENODO_URL = "https://zenodo.org"
+#: The kNN normalisations: the protocol's, and X-ARES 0.1.3's, which produced its published kNN scores.
+KNN_MODES = ("per-sample", "xares-0.1.3")
 SUITES = ("xares", "demo")
 
 
@@ -27,6 +29,10 @@ def parse_flag(text: str) -> bool:
         return True
     if text.strip().lower() in ("0", "false", "no", "off", ""):
         return False
+    raise ValueError(text)
+
+
+def _bad(text: str) -> str:
     raise ValueError(text)
 
 
@@ -158,6 +164,14 @@ OPTIONS = (
         "folder (default: the task's own, Qwen/Qwen2.5-0.5B)",
         metavar="NAME_OR_DIR",
     ),
+    Option(
+        "knn",
+        "how kNN normalises the embeddings: 'per-sample' (each one, as the protocol intends) or 'xares-0.1.3' "
+        "(X-ARES 0.1.3's own: the training features per dimension, which made its published kNN column)",
+        lambda: "per-sample",
+        lambda text: text if text in KNN_MODES else _bad(text),
+        "MODE",
+    ),
 )
 
 
@@ -182,6 +196,7 @@ class Settings:
     download_only: bool = False
     verify_data: bool = False
     asr_lm: str | None = None
+    knn: str = "per-sample"
 
     @property
     def active(self) -> bool:

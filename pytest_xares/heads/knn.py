@@ -1,8 +1,11 @@
-"""kNN with per-sample cosine similarity and softmax-weighted votes.
+"""kNN with cosine similarity and softmax-weighted votes: the k = 10 most similar training
+samples vote with weights ``softmax(similarity / 0.07)``.
 
-Each embedding is L2-normalised on its own (unlike X-ARES 0.1.3, which normalised its training
-features per dimension across samples); the k most similar training samples vote with weights
-``softmax(similarity / temperature)``.
+By default (``--xares-knn=per-sample``) each embedding is L2-normalised on its own, as the
+protocol intends. ``--xares-knn=xares-0.1.3`` reproduces X-ARES 0.1.3, whose published kNN column
+was made this way: the training features are L2-normalised per dimension, across samples, while
+the test features are normalised per sample; a few large-norm training vectors then become
+everybody's nearest neighbours.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from pytest_xares.heads.linear import pooled_pairs
 if TYPE_CHECKING:
     from pytest_xares.heads import Fold
 
+#: Settings that change the score, by their name in the result key: ``--xares-knn``.
+SETTINGS = {"normalisation": "knn"}
+
 
 def knn_predict(
     train_x: np.ndarray,
@@ -27,9 +33,14 @@ def knn_predict(
     k: int = 10,
     temperature: float = 0.07,
     chunk: int = 1024,
+    normalisation: str = "per-sample",
 ) -> np.ndarray:
-    """The predicted class of every test sample."""
-    train = torch.nn.functional.normalize(torch.from_numpy(train_x).float(), dim=1)
+    """The predicted class of every test sample (``normalisation``: ``"per-sample"`` or
+    ``"xares-0.1.3"``, see the module's docstring)."""
+    if normalisation not in ("per-sample", "xares-0.1.3"):
+        raise ValueError(f"unknown kNN normalisation {normalisation!r}")
+    per_dimension = normalisation == "xares-0.1.3"
+    train = torch.nn.functional.normalize(torch.from_numpy(train_x).float(), dim=0 if per_dimension else 1)
     test = torch.nn.functional.normalize(torch.from_numpy(test_x).float(), dim=1)
     labels = torch.from_numpy(train_y).long()
     k = min(k, len(train))
@@ -44,5 +55,8 @@ def knn_predict(
 
 def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     (train_inputs, train_targets), _, test_inputs, test_targets = pooled_pairs(fold)
-    predicted = knn_predict(train_inputs, train_targets, test_inputs, fold.task.num_classes)
+    normalisation = str(fold.options.get("normalisation", "per-sample"))
+    predicted = knn_predict(
+        train_inputs, train_targets, test_inputs, fold.task.num_classes, normalisation=normalisation
+    )
     return metrics.accuracy_outcome(predicted, test_targets), {}
