@@ -9,7 +9,10 @@ line, environment, ini; the API: keywords, environment), parses and validates th
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,7 +249,8 @@ def resolve(*sources: Mapping[str, Any], base: Path) -> Settings:
 
 
 def validate(s: Settings) -> None:
-    """Raise ``UsageError`` for settings that cannot work together."""
+    """Raise ``UsageError`` for settings that cannot work together, and, when the plugin is on, for
+    whatever would fail only after the work (``_check_before_work``)."""
     if s.suite not in SUITES:
         raise UsageError(f"--xares-suite must be {' or '.join(map(repr, SUITES))}, not {s.suite!r}")
     if s.update_baseline and s.baseline is None:
@@ -257,3 +261,45 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--xares-zenodo-url must be an http:// or https:// URL, not {s.zenodo_url!r}")
     if s.batch_size < 1:
         raise UsageError("--xares-batch-size must be at least 1")
+    if s.tolerance is not None and not (math.isfinite(s.tolerance) and s.tolerance >= 0):
+        raise UsageError(f"--xares-tolerance must be a finite number of at least 0, not {s.tolerance!r}")
+    if s.active:  # an inert plugin neither writes nor runs: its device and paths are not looked at
+        _check_before_work(s)
+
+
+#: Devices accepted without asking torch (``torch.device`` judges the rest).
+KNOWN_DEVICE = re.compile(r"(auto|cpu|cuda|mps|xpu)(:\d+)?")
+
+
+def _check_before_work(s: Settings) -> None:
+    """Raise ``UsageError`` for what would otherwise fail only after the work: a device torch does
+    not know, an output path that cannot be written, a plot without matplotlib. An unusual
+    device imports torch here, which an active run imports anyway."""
+    if not KNOWN_DEVICE.fullmatch(s.device):
+        import torch
+
+        try:
+            torch.device(s.device)
+        except (RuntimeError, ValueError) as error:
+            raise UsageError(
+                f"--xares-device: {s.device!r} is not a torch device ({error}); use auto, cpu, cuda, cuda:N, mps, …"
+            ) from None
+    for option in ("json", "markdown", "plot", "baseline"):
+        path = getattr(s, option)
+        if path is not None:
+            _check_writable(f"--xares-{option.replace('_', '-')}", path)
+    if s.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError(
+            "--xares-plot needs matplotlib, which is not installed: pip install 'pytest-xares[plot]', "
+            "or leave out --xares-plot"
+        )
+
+
+def _check_writable(option: str, path: Path) -> None:
+    if path.is_dir():
+        raise UsageError(f"{option}: {path} is a directory; give the path of a file to write")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{option}: {path} cannot be written: {parent} is a file, not a directory")
+            break

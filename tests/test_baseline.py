@@ -35,8 +35,8 @@ def test_baseline_lifecycle(pytester: pytest.Pytester, tiny_task: Path, parallel
     gate = (f"--xares-baseline={baseline}", *extra)
 
     first = run(pytester, BANDS_ENCODER, tiny_task, *gate, subprocess=parallel)
-    first.assert_outcomes(passed=2)  # nothing to compare with yet: reported, not failed
-    first.stdout.fnmatch_lines(["*not in the baseline (not gated)*", "  tiny::mlp: *"])
+    assert first.ret == pytest.ExitCode.USAGE_ERROR  # no baseline file yet: a gate that cannot gate
+    first.stderr.fnmatch_lines(["*does not exist*--xares-update-baseline*"])
     assert not baseline.exists()
 
     run(pytester, BANDS_ENCODER, tiny_task, *gate, "--xares-update-baseline", subprocess=parallel).assert_outcomes(
@@ -135,7 +135,7 @@ def test_missing_entries_and_bad_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(BaselineError, match="not valid JSON"):
         Baseline.load(tmp_path / "bad.json")
-    assert Baseline.load(tmp_path / "absent.json").entries == {}
+    assert Baseline.load(tmp_path / "absent.json", missing_ok=True).entries == {}
 
 
 def test_update_baseline_writes_a_file_that_reads_back(tmp_path: Path) -> None:
@@ -194,7 +194,7 @@ def test_reports_markdown_junit_step_summary_and_plot(
 
 def test_xares_score_fixture_in_a_users_own_gate(pytester: pytest.Pytester, tiny_task: Path) -> None:
     gate = pytester.makepyfile(
-        test_gate="""
+        test_own_gate="""
         def test_tiny_is_good(xares_score):
             assert xares_score("tiny", "knn") > 0.9
 

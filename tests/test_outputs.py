@@ -46,10 +46,13 @@ def test_a_conftest_output_gets_the_results_beside_the_built_in_ones(pytester: p
     assert {(r["task"], r["method"]) for r in document["results"]} == {("demo_pitch", "mlp"), ("demo_pitch", "knn")}
 
 
-def test_an_output_that_fails_does_not_stop_the_others(pytester: pytest.Pytester) -> None:
-    folder = pytester.mkdir("a-folder")  # where the Markdown file should go
+def test_an_output_that_fails_does_not_stop_the_others(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = pytester.mkdir("a-folder")  # the job summary a Markdown report is appended to, wrongly a folder
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(folder))
     out = pytester.path / "results.json"
-    result = pytester.runpytest(*DEMO_PITCH, f"--xares-markdown={folder}", f"--xares-json={out}")
+    result = pytester.runpytest(*DEMO_PITCH, f"--xares-json={out}")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["Markdown report not written: *"])
     result.stdout.fnmatch_lines([f"results written to {out}"])

@@ -23,10 +23,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the merged results here")
     parser.add_argument("--markdown", type=Path, help="write a Markdown report here")
     args = parser.parse_args(argv)
+    parts = {}
+    for path in args.files:
+        try:
+            document = json.loads(path.read_text("utf-8"))
+            if not isinstance(document, dict):
+                raise ValueError(f"a JSON {type(document).__name__}, not a results file")
+            parts[str(path)] = Results.from_dict(document)
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
+            print(
+                f"cannot merge: {path} is not a readable results file ({type(error).__name__}: {error})",
+                file=sys.stderr,
+            )
+            return 2
     try:
-        documents = [json.loads(path.read_text("utf-8")) for path in args.files]
-        merged = Results.merge(documents)
-    except (OSError, ValueError, KeyError, TypeError, XaresError) as error:
+        merged = Results.merge(parts)
+    except (ValueError, XaresError) as error:
         print(f"cannot merge: {error}", file=sys.stderr)
         return 2
     print(merged)

@@ -44,7 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
         tasks = load_tasks(settings.suite, settings.tasks_dir)
-        baseline = Baseline.load(settings.baseline, settings.tolerance) if settings.baseline is not None else None
+        baseline = (
+            None
+            if settings.baseline is None
+            else Baseline.load(settings.baseline, settings.tolerance, missing_ok=settings.update_baseline)
+        )
     except XaresError as error:
         raise pytest.UsageError(str(error)) from None
     session = XaresSession(config, settings, tasks, baseline)

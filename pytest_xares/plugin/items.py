@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -105,12 +105,26 @@ class TaskItem(XaresItem):
         try:
             result = run_item(session_of(self.config).runtime(), self.task, self.name)
         except NotRun as reason:
-            self.user_properties.append(
-                (RESULT_PROPERTY, {"task": self.task.name, "method": self.name, "skipped": str(reason)})
-            )
-            pytest.skip(str(reason))
+            self._not_run(str(reason))
         self.user_properties += result_properties(result)
         self._gate(result.score)
+
+    def _not_run(self, reason: str) -> NoReturn:
+        """Skip with the reason; but a task that the baseline gates must not pass for not running."""
+        session = session_of(self.config)
+        baseline = session.baseline
+        gated = (
+            baseline is not None
+            and not session.settings.update_baseline
+            and self.name in baseline.entries.get(self.task.name, {})
+        )
+        outcome = "failed" if gated else "skipped"
+        if gated:
+            reason = f"gated by the baseline {session.settings.baseline} but did not run: {reason}"
+        self.user_properties.append((RESULT_PROPERTY, {"task": self.task.name, "method": self.name, outcome: reason}))
+        if gated:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
 
     def _gate(self, score: float) -> None:
         session = session_of(self.config)

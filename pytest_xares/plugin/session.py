@@ -13,7 +13,7 @@ from pytest_xares.outputs.junit import BASELINE_PROPERTY, DATA_PROPERTY, RESULT_
 from pytest_xares.outputs.terminal import scores_lines
 from pytest_xares.plugin.capture import progress_for
 from pytest_xares.results.baseline import Baseline
-from pytest_xares.results.scores import Results, TaskResult
+from pytest_xares.results.scores import Results, TaskInfo, TaskResult
 from pytest_xares.settings import Settings
 from pytest_xares.task import Task
 
@@ -39,6 +39,7 @@ class XaresSession:
         self.baseline = baseline
         self.collected: list[TaskResult] = []
         self.skipped: dict[str, str] = {}
+        self.failed: dict[str, str] = {}
         self.verdicts: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.data: list[dict[str, Any]] = []
@@ -69,13 +70,22 @@ class XaresSession:
     # What the items reported -------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call" or self.is_worker:  # every phase's report carries the item's properties
+        """Scores, skips and verdicts from the call phase's properties; and, from any phase, a
+        task item that failed without a score of its own: an error, or xdist's report of an item
+        whose worker crashed (phase ``???``, no properties, the crash as its longrepr)."""
+        if self.is_worker:
+            return
+        if report.failed and not any(name == RESULT_PROPERTY for name, _ in report.user_properties):
+            self._failed_without_result(report)
+        if report.when != "call":  # every phase's report carries the item's properties
             return
         for name, value in report.user_properties:
             value = cast("dict[str, Any]", value)  # the properties read below are the dicts that items record
             if name == RESULT_PROPERTY:
                 if "skipped" in value:
                     self.skipped[f"{value['task']}::{value['method']}"] = value["skipped"]
+                elif "failed" in value:
+                    self.failed[f"{value['task']}::{value['method']}"] = value["failed"]
                 else:
                     self.collected.append(TaskResult.from_dict(value))
             elif name == BASELINE_PROPERTY:
@@ -83,14 +93,27 @@ class XaresSession:
             elif name == DATA_PROPERTY:
                 self.data.append(value)
 
+    def _failed_without_result(self, report: pytest.TestReport) -> None:
+        parts = report.nodeid.split("::")
+        if (
+            len(parts) != 3
+            or parts[0] != "xares"
+            or not any(t.name == parts[1] and parts[2] in t.methods for t in self.tasks)
+        ):
+            return  # an encoder check, a data item, a test beside the suite
+        crash = getattr(report.longrepr, "reprcrash", None)
+        reason = crash.message if crash is not None else str(report.longrepr)
+        self.failed.setdefault(f"{parts[1]}::{parts[2]}", reason)
+
     def results(self) -> Results:
         spec = str(self.settings.encoder) if self.settings.encoder else None
-        return Results(self.collected, {t.name: t for t in self.tasks}, self.skipped, spec, self.settings.seed)
+        tasks: dict[str, Task | TaskInfo] = {t.name: t for t in self.tasks}
+        return Results(self.collected, tasks, self.skipped, spec, self.settings.seed, self.failed)
 
     # The end of the run ------------------------------------------------------------------------
 
     def pytest_sessionfinish(self) -> None:
-        if self.is_worker or (not self.collected and not self.skipped):
+        if self.is_worker or not (self.collected or self.skipped or self.failed):
             return
         written = self.config.hook.pytest_xares_results(config=self.config, results=self.results())
         self.notes += [note for note in written if note]
@@ -101,7 +124,7 @@ class XaresSession:
 
             terminalreporter.section(f"X-ARES data: {self.settings.data_mode} ({self.settings.data_dir})")
             terminalreporter.write_line(summary(self.data))
-        if not self.collected and not self.skipped:
+        if not (self.collected or self.skipped or self.failed):
             return
         terminalreporter.section(f"X-ARES scores: {self.settings.encoder}")
         for line in scores_lines(self.results(), self.verdicts, self.settings.baseline, self.notes):

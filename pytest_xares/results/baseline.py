@@ -16,6 +16,7 @@ It is not keyed by machine: the scores of one encoder, data and seed do not depe
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ class Verdict:
     def message(self, task: str, method: str, score: float) -> str:
         if self.status == "missing":
             return f"{task} {method}: no baseline entry (score {score:.4f}); add it with --xares-update-baseline"
+        if not math.isfinite(score):
+            what = "not a number" if math.isnan(score) else "not finite"
+            return f"{task} {method} scored {score}, {what}: it never passes the baseline {self.baseline:.4f}"
         change = "fell" if self.status == "regressed" else "rose"
         return (
             f"{task} {method} {change} from the baseline {self.baseline:.4f} to {score:.4f} "
@@ -73,14 +77,23 @@ class Baseline:
     entries: dict[str, dict[str, Entry]]
 
     @classmethod
-    def load(cls, path: Path, default_tolerance: float | None = None) -> Baseline:
-        """Read ``path``; a file that does not exist is an empty baseline."""
+    def load(cls, path: Path, default_tolerance: float | None = None, missing_ok: bool = False) -> Baseline:
+        """Read ``path``; raises ``BaselineError`` naming the entry for a score or tolerance that
+        cannot gate (not finite, a negative tolerance). A file that does not exist is an error,
+        unless ``missing_ok`` (``--xares-update-baseline`` creates it): then it is empty."""
         try:
             document = json.loads(path.read_text("utf-8"))
         except FileNotFoundError:
+            if not missing_ok:
+                raise BaselineError(
+                    f"the baseline file {path} does not exist: create it from a trusted run with "
+                    f"--xares-update-baseline, or check the path"
+                ) from None
             document = {}
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise BaselineError(f"the baseline file {path} is not valid JSON ({error})") from None
+        except OSError as error:  # a directory, no permission
+            raise BaselineError(f"the baseline file {path} cannot be read ({error.strerror or error})") from None
         try:
             entries = {
                 task: {
@@ -95,6 +108,19 @@ class Baseline:
                 f"the baseline file {path} is malformed ({type(error).__name__}: {error}); "
                 f"expected {{'scores': {{task: {{method: {{'score': float}}}}}}}}"
             ) from None
+        if file_tolerance is not None and not (math.isfinite(file_tolerance) and file_tolerance >= 0):
+            raise BaselineError(f"the baseline file {path}: its tolerance {file_tolerance} is not a finite number >= 0")
+        for task, methods in entries.items():
+            for method, entry in methods.items():
+                if not math.isfinite(entry.score):
+                    raise BaselineError(
+                        f"the baseline file {path}: {task} {method} has the score {entry.score}, not a number"
+                    )
+                if entry.tolerance is not None and not (math.isfinite(entry.tolerance) and entry.tolerance >= 0):
+                    raise BaselineError(
+                        f"the baseline file {path}: {task} {method} has the tolerance {entry.tolerance}, "
+                        f"not a finite number >= 0"
+                    )
         tolerance = default_tolerance if default_tolerance is not None else file_tolerance
         return cls(path, DEFAULT_TOLERANCE if tolerance is None else tolerance, entries)
 
@@ -103,6 +129,8 @@ class Baseline:
         if entry is None:
             return Verdict("missing")
         tolerance = self.tolerance if entry.tolerance is None else entry.tolerance
+        if not math.isfinite(score):  # NaN passes every comparison: it must fail this one
+            return Verdict("regressed", entry.score, math.nan, tolerance)
         difference = score - entry.score
         gain = difference if higher_is_better else -difference
         slack = 1e-9  # a score exactly at the tolerance passes, whatever the float rounding
@@ -119,6 +147,8 @@ class Baseline:
         """The file's content with ``scores`` merged in: other entries and hand-set tolerances stay."""
         merged = {task: dict(methods) for task, methods in self.entries.items()}
         for (task, method), score in scores.items():
+            if not math.isfinite(score):
+                raise BaselineError(f"{task} {method} scored {score}, not a number: it cannot go into {self.path}")
             old = merged.setdefault(task, {}).get(method)
             merged[task][method] = Entry(round(score, 6), old.tolerance if old else None)
         return {
@@ -137,7 +167,7 @@ class Baseline:
 def update_baseline(path: Path, scores: dict[tuple[str, str], float], default_tolerance: float | None = None) -> None:
     """Merge ``scores`` into the baseline file, replacing it atomically (only the xdist controller,
     or the single process, writes it, once at the end of a run)."""
-    content = Baseline.load(path, default_tolerance).updated(scores)
+    content = Baseline.load(path, default_tolerance, missing_ok=True).updated(scores)
     write_atomic(path, json.dumps(content, indent=2) + "\n", option="--xares-baseline")
 
 

@@ -48,7 +48,10 @@ class TaskResult:
         """Read back what ``to_dict`` wrote; raises ``TypeError`` or ``ValueError`` for anything else."""
         result = cls(**data)
         numbers = [result.score, *result.fold_scores, *result.interval]
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers) or len(result.interval) != 2:
+        if (
+            not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers)
+            or len(result.interval) != 2
+        ):
             raise ValueError(f"a result of {result.task!r} whose scores are not numbers: {data!r}")
         if not all(isinstance(x, str) for x in (result.task, result.method, result.metric)):
             raise ValueError(f"a result whose task, method or metric is not a name: {data!r}")
@@ -136,7 +139,10 @@ class TaskInfo:
 
 @dataclass
 class Results:
-    """The scores of one run, the weighted averages over them, and what did not run.
+    """The scores of one run, the weighted averages over them, and what did not run: ``skipped``
+    (could not run here: absent data, a gating check) and ``failed`` (ran, or should have, and gave
+    no score: an xdist worker that crashed, a task the baseline gates that did not run), each an
+    item (``task::method``) with the reason.
 
     The plugin writes this object to ``--xares-json`` and prints it; ``pytest_xares.evaluate``
     returns it::
@@ -152,6 +158,7 @@ class Results:
     skipped: dict[str, str] = field(default_factory=dict)
     encoder: str | None = None
     seed: int = 42
+    failed: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         order = {name: i for i, name in enumerate(self.tasks)}
@@ -161,10 +168,8 @@ class Results:
         for result in self.results:
             if result.task == task and result.method == method:
                 return result.score
-        raise KeyError(
-            f"no {method} score for {task!r}"
-            + (f" ({self.skipped[f'{task}::{method}']})" if f"{task}::{method}" in self.skipped else "")
-        )
+        why = self.failed.get(f"{task}::{method}") or self.skipped.get(f"{task}::{method}")
+        raise KeyError(f"no {method} score for {task!r}" + (f" ({why})" if why else ""))
 
     def averages(self) -> list[Average]:
         return averages(self.results, self.tasks)
@@ -178,6 +183,7 @@ class Results:
             "results": [r.to_dict() for r in self.results],
             "averages": [asdict(a) for a in self.averages()],
             "skipped": self.skipped,
+            "failed": self.failed,
             "tasks": {name: asdict(TaskInfo.of(task)) for name, task in self.tasks.items()},
         }
 
@@ -186,36 +192,48 @@ class Results:
         """Read back what ``to_dict`` (or ``--xares-json``) wrote."""
         tasks: dict[str, Task | TaskInfo] = {name: TaskInfo(**info) for name, info in document.get("tasks", {}).items()}
         results = [TaskResult.from_dict(r) for r in document.get("results", [])]
-        return cls(results, tasks, document.get("skipped", {}), document.get("encoder"), document.get("seed", 42))
+        return cls(
+            results, tasks, document.get("skipped", {}), document.get("encoder"), document.get("seed", 42),
+            document.get("failed", {}),
+        )  # fmt: skip
 
     @classmethod
-    def merge(cls, documents: Iterable[dict[str, Any]]) -> Results:
-        """One run's worth of results from several files (per-task cluster jobs sharing a cache, say).
+    def merge(cls, parts: Mapping[str, Results]) -> Results:
+        """One run's worth of results from several files (per-task cluster jobs sharing a cache,
+        say), each by its name. Results of different encoders (fingerprints) or seeds are refused,
+        naming the files; an encoder named differently in two files is still one encoder.
 
-        A task and method present in several files keeps its latest entry; a skip is dropped
-        where another file has the score.
+        A task and method present in several files keeps its latest entry; a skip or a failure is
+        dropped where another file has the score.
         """
+        fingerprints: dict[str, set[str]] = {}
+        for name, part in parts.items():
+            for r in part.results:
+                fingerprints.setdefault(r.encoder_fingerprint, set()).add(f"{name} ({part.encoder})")
+        if len(fingerprints) > 1:
+            described = "; ".join(f"{fp}: {', '.join(sorted(names))}" for fp, names in sorted(fingerprints.items()))
+            raise ValueError(
+                f"the results files hold scores of {len(fingerprints)} different encoders "
+                f"(fingerprint: files (encoder) — {described}); they do not merge"
+            )
+        seeds = {part.seed for part in parts.values()}
+        if len(seeds) > 1:
+            by_file = ", ".join(f"{name}: {part.seed}" for name, part in parts.items())
+            raise ValueError(f"the results files were made with different seeds ({by_file}); they do not merge")
         tasks: dict[str, TaskInfo | Task] = {}
         results: dict[tuple[str, str], TaskResult] = {}
         skipped: dict[str, str] = {}
-        encoders, seeds = set(), set()
-        for document in documents:
-            part = cls.from_dict(document)
+        failed: dict[str, str] = {}
+        for part in parts.values():
             tasks.update(part.tasks)
             results.update({(r.task, r.method): r for r in part.results})
             skipped.update(part.skipped)
-            encoders.add(part.encoder)
-            seeds.add(part.seed)
-        fingerprints = {r.encoder_fingerprint for r in results.values()}
-        if len(fingerprints) > 1:
-            raise ValueError(
-                f"the results files hold scores of {len(fingerprints)} different encoders; they do not merge"
-            )
-        if len(seeds) > 1:
-            raise ValueError(f"the results files were made with different seeds ({sorted(seeds)}); they do not merge")
+            failed.update(part.failed)
         skipped = {item: why for item, why in skipped.items() if tuple(item.split("::")) not in results}
-        encoder = encoders.pop() if len(encoders) == 1 else ", ".join(sorted(str(e) for e in encoders))
-        return cls(list(results.values()), tasks, skipped, encoder, seeds.pop() if seeds else 42)
+        failed = {item: why for item, why in failed.items() if tuple(item.split("::")) not in results}
+        encoders = sorted({str(part.encoder) for part in parts.values()})
+        encoder = encoders[0] if len(encoders) == 1 else ", ".join(encoders)
+        return cls(list(results.values()), tasks, skipped, encoder, seeds.pop() if seeds else 42, failed)
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The results with their provenance as JSON; also written (atomically) to ``path`` if given."""

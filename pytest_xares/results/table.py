@@ -79,20 +79,24 @@ def averages_table(results: Results) -> str:
 
 
 def render(results: Results) -> str:
-    """The scores and averages tables, the kNN footnote, and what did not run and why."""
+    """The scores and averages tables, the kNN footnote, and what did not run (or failed) and why."""
     parts = []
-    if results.results:
+    if not results.results:
+        count = len(results.skipped) + len(results.failed)
+        parts.append(f"0 tasks ran: {count} item{'s' if count != 1 else ''} did not run.")
+    else:
         parts += [scores_table(results), "", averages_table(results), KNN_FOOTNOTE]
         apart = sorted({r.task for r in results.results if not results.tasks[r.task].averaged})
         if apart:
             parts.append(f"not in the weighted averages (no X-ARES weight): {', '.join(apart)}")
         stored = {r.task: r.bytes_stored for r in results.results}  # a task's methods share its embeddings
         parts.append(f"embeddings cached for these tasks: {sum(stored.values()) / 1e6:.1f} MB")
-    if results.skipped:
-        grouped: dict[str, list[str]] = {}
-        for item, reason in results.skipped.items():
-            grouped.setdefault(reason, []).append(item)
-        parts += ["", "not run:"] + [f"  {', '.join(items)}: {reason}" for reason, items in grouped.items()]
+    for title, items in (("failed:", results.failed), ("not run:", results.skipped)):
+        if items:
+            grouped: dict[str, list[str]] = {}
+            for item, reason in items.items():
+                grouped.setdefault(reason, []).append(item)
+            parts += ["", title] + [f"  {', '.join(names)}: {reason}" for reason, names in grouped.items()]
     return "\n".join(parts)
 
 
