@@ -30,7 +30,12 @@ class JsonOutput:
         path = session_of(config).settings.json
         if path is None:
             return None
-        return _guarded("results file", lambda: results.to_json(path) and f"results written to {path}")
+
+        def write() -> str:
+            results.to_json(path)
+            return f"results written to {path}"
+
+        return _guarded("results file", write)
 
 
 class MarkdownOutput:
