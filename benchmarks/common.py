@@ -83,7 +83,6 @@ def generated_task(
         label="label",
         classes=CLASSES,
         weight=1,
-        suite="benchmark",
         **task_fields,  # type: ignore[arg-type]
     )
 

@@ -116,7 +116,6 @@ def one_size(clips: int, seconds: float, dim: int, hop_ms: int, workdir: Path) -
         splits=splits(f"{name}_train", f"{name}_valid", f"{name}_test"),
         classes=CLASSES,
         weight=1,
-        suite="benchmark",
         segment_seconds=1.0,
         epochs=3,
     )
