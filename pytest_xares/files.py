@@ -8,8 +8,9 @@ permissions the process's umask gives a new file (as pip and the Hugging Face hu
 data folder shared by a team or by CI runners is readable by all of them.
 
 Nothing written here follows a symbolic link: the temporary file is created anew, the rename
-replaces a link at the target rather than writing through it, and ``refuse_link`` stops the
-writers that must open an existing path (a download's ``.part`` file, a lock file).
+replaces a link at the target rather than writing through it, and the writers that must open an
+existing path (``open_own``: a download's ``.part`` file, a marker; ``locked``: every lock file)
+refuse a link there.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+import filelock
 
 from pytest_xares.errors import StorageError
 
@@ -82,6 +85,54 @@ def refuse_link(path: Path, option: str) -> None:
             f"refusing to write through {path}: it is a symbolic link (to {os.readlink(path)}), not a file this "
             f"package made; remove it, and check who can write to the directory that {option} names"
         )
+
+
+#: Added to the flags of every such file: a symbolic link there is refused, never followed.
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_own(path: Path, flags: int, option: str = "--xares-data-dir") -> int:
+    """``os.open`` of a file this package writes in place (a download's ``.part`` file, a marker),
+    never through a symbolic link: a link there (planted in a shared folder, say) is refused with
+    ``StorageError`` saying what it is and what to do, and its target is left untouched."""
+    refuse_link(path, option)
+    try:
+        return os.open(path, flags | NOFOLLOW, 0o666)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            refuse_link(path, option)  # planted since the check
+        raise
+
+
+def touch_marker(path: Path, option: str = "--xares-data-dir") -> None:
+    """Create an empty marker file (``.audio_tar_ready``) unless it is there; never through a link."""
+    os.close(open_own(path, os.O_WRONLY | os.O_CREAT, option))
+
+
+@contextlib.contextmanager
+def locked(
+    path: Path, option: str = "--xares-data-dir", notice: float = -1, waiting: Callable[[], None] = lambda: None
+) -> Iterator[None]:
+    """Hold the file lock at ``path`` while the block runs; other processes wait for it. A symbolic
+    link there is refused (``StorageError``), never followed: filelock 3 opens the lock file through
+    links with ``O_TRUNC``, which would empty the link's target. ``waiting()`` is called when
+    another process has held it for ``notice`` seconds (``-1``: wait without a word)."""
+    lock = filelock.FileLock(str(path))
+    refuse_link(path, option)
+    try:
+        try:
+            lock.acquire(timeout=notice)
+        except filelock.Timeout:
+            waiting()
+            lock.acquire()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            refuse_link(path, option)  # planted since the check (filelock 4 opens with O_NOFOLLOW)
+        raise
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def make_folder(folder: Path, option: str = "--xares-cache-dir") -> None:

@@ -20,10 +20,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import filelock
 import numpy as np
 
-from pytest_xares.files import make_folder, refuse_link, write_atomic
+from pytest_xares.files import locked, make_folder, write_atomic
 
 T = TypeVar("T")
 
@@ -43,8 +42,7 @@ class Cache:
         """Hold the lock of one entry; other processes wanting the same entry wait here."""
         lock = self.root / ".locks" / path.relative_to(self.root).with_name(path.name + ".lock")
         make_folder(lock.parent)
-        refuse_link(lock, "--xares-cache-dir")  # a lock is opened for writing, and truncated
-        with filelock.FileLock(str(lock)):
+        with locked(lock, "--xares-cache-dir"):
             yield
 
     def get_or_create(self, path: Path, load: Callable[[Path], T], create: Callable[[Path], T]) -> tuple[T, bool]:

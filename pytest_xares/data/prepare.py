@@ -9,11 +9,10 @@ import tempfile
 from pathlib import Path
 
 from pytest_xares.data.fetch import ensure_task_data
-from pytest_xares.data.records import locked
 from pytest_xares.data.shards import find_shards
 from pytest_xares.data.zenodo import Zenodo
 from pytest_xares.errors import MissingData
-from pytest_xares.files import make_folder, storage_error
+from pytest_xares.files import locked, make_folder, storage_error
 from pytest_xares.hashing import digest
 from pytest_xares.task import Task
 

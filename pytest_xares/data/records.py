@@ -7,20 +7,16 @@ reading hundreds of gigabytes or asking the network.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from pytest_xares.errors import XaresError
-from pytest_xares.files import refuse_link, write_atomic
+from pytest_xares.files import write_atomic
 
 RECORD_FILE = "zenodo-record.json"
 #: The empty file X-ARES leaves in a task folder once its download is done; written here too.
@@ -122,56 +118,6 @@ def hash_file(path: Path, on_bytes: Callable[[int], None] = lambda n: None, chun
             hasher.update(block)
             on_bytes(len(block))
     return hasher
-
-
-# The files of a data folder this package opens to write or lock -------------------------------
-
-#: Added to the flags of every such file: a symbolic link there is refused, never followed.
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-
-
-def open_own(path: Path, flags: int, option: str = "--xares-data-dir") -> int:
-    """``os.open`` of a file this package writes in a data folder (a ``.part`` file, a marker),
-    never through a symbolic link: a link there (planted in a shared folder, say) is refused with
-    ``StorageError`` saying what it is and what to do, and its target is left untouched."""
-    refuse_link(path, option)
-    try:
-        return os.open(path, flags | NOFOLLOW, 0o666)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            refuse_link(path, option)  # planted since the check
-        raise
-
-
-def touch_marker(path: Path, option: str = "--xares-data-dir") -> None:
-    """Create an empty marker file (``.audio_tar_ready``) unless it is there; never through a link."""
-    os.close(open_own(path, os.O_WRONLY | os.O_CREAT, option))
-
-
-@contextlib.contextmanager
-def locked(
-    path: Path, option: str = "--xares-data-dir", notice: float = -1, waiting: Callable[[], None] = lambda: None
-) -> Iterator[None]:
-    """Hold the file lock at ``path`` while the block runs; other processes wait for it. A symbolic
-    link there is refused (``StorageError``), never followed: filelock 3 opens the lock file through
-    links with ``O_TRUNC``, which would empty the link's target. ``waiting()`` is called when
-    another process has held it for ``notice`` seconds (``-1``: wait without a word)."""
-    lock = filelock.FileLock(str(path))
-    refuse_link(path, option)
-    try:
-        try:
-            lock.acquire(timeout=notice)
-        except filelock.Timeout:
-            waiting()
-            lock.acquire()
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            refuse_link(path, option)  # planted since the check (filelock 4 opens with O_NOFOLLOW)
-        raise
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def content_id(shards: list[Path], checksums: dict[str, str]) -> list[tuple[str, str]]:

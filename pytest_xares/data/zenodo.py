@@ -37,16 +37,13 @@ from pytest_xares.data.records import (
     Record,
     RecordError,
     RecordFile,
-    locked,
-    open_own,
     read_record,
-    touch_marker,
     write_record,
 )
 from pytest_xares.data.retries import Backoff, Fatal, GiveUp, Retries, Retryable, classify
 from pytest_xares.data.transfer import Listener, Quiet, TransferMeter, duration, human_bytes
 from pytest_xares.errors import MissingData, StorageError
-from pytest_xares.files import disk_advice, refuse_link
+from pytest_xares.files import disk_advice, locked, open_own, refuse_link, touch_marker
 from pytest_xares.version import __version__
 
 USER_AGENT = f"pytest-xares/{__version__}"
