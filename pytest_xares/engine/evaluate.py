@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import numpy as np
 
@@ -27,8 +28,9 @@ def folds_of(task: Task, sets: dict[str, Split]) -> list[tuple[Split, Split, Spl
     if isinstance(task.splits, KFold):
         result: list[tuple[Split, Split, Split]] = []
         for held_out in task.splits.folds:
-            rest = [sets[p] for p in task.splits.folds if p != held_out]
-            train = EmbeddingSet.concatenate([s for s in rest if isinstance(s, EmbeddingSet)])
+            # Folds hold pooled embeddings: a kind whose head reads frames may not have folds.
+            rest = [cast(EmbeddingSet, sets[p]) for p in task.splits.folds if p != held_out]
+            train = EmbeddingSet.concatenate(rest)
             result.append((train, sets[held_out], sets[held_out]))
         return result
     s = task.splits
@@ -62,10 +64,10 @@ def evaluate(
     check_available(task, method, options, offline)
     sets: dict[str, Split] = {}
     encode_seconds, paths, encoded = 0.0, [], {}
+    busy = None if progress is None else progress.busy
     for pattern, files in shards.items():
         t0 = time.perf_counter()
         report = None if progress is None else progress.encoding(f"{task.name} {pattern}")
-        busy = None if progress is None else progress.busy
         sets[pattern], stats, stored = embeddings(
             cache, loaded, task, pattern, files, frames, settings.batch_size, report, busy
         )
