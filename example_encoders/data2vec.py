@@ -6,9 +6,8 @@
     pytest --xares-encoder=pytest_xares.example_encoders.data2vec -n 4
 
 data2vec-audio has wav2vec 2.0's convolutional front end (400-sample receptive field, 320-sample
-stride) and input normalisation, so it is encoded exactly as in ``wav2vec2.py``: normalised per
-clip, cut into balanced chunks of at most 30 s on the model's frame grid, the last hidden layer
-kept. ``XARES_DATA2VEC_MODEL=/path/to/model`` or ``Data2VecEncoder("/path/to/model")`` loads a
+stride) and input normalisation, so it is encoded exactly as in ``wav2vec2.py``: cut into balanced chunks of
+at most 10 s on the model's frame grid, each normalised on its own, the last hidden layer kept. ``XARES_DATA2VEC_MODEL=/path/to/model`` or ``Data2VecEncoder("/path/to/model")`` loads a
 saved copy; ``Data2VecEncoder(Data2VecAudioModel(config))`` wraps a model you built.
 """
 

@@ -77,15 +77,16 @@ def normalizes_input(config: object, source: str | None = None) -> bool:
 class Wav2Vec2Encoder(torch.nn.Module):
     """The last hidden layer of wav2vec 2.0, one 1024-d frame per 20 ms of 16 kHz audio.
 
-    Each clip is normalised to zero mean and unit variance over its whole length (where the
-    model's feature extractor does so), then cut into chunks of at most ``max_chunk_seconds`` on
-    the model's own frame grid (``chunk_spans``): a 10-minute input gives the frames of one pass in
-    number and timing, while memory stays that of a ``max_chunk_seconds`` batch. Chunks are
-    balanced rather than cut at a fixed length, so the last one is never a short remainder that
-    would see too little context; an input shorter than the convolutions' 25 ms receptive field is
-    zero-padded to it (after normalisation, as the feature extractor pads) and gives one frame.
-    Every clip of a batch is cut at the same places and nothing is padded, so a clip gets the same
-    frames alone as in a batch.
+    As in X-ARES's baseline, the model sees at most ``max_chunk_seconds`` (10 s) at once and each
+    chunk is normalised to zero mean and unit variance on its own (where the model's feature
+    extractor normalises). The chunks are cut on the model's own frame grid (``chunk_spans``), so a
+    10-minute input gives the frames of one pass in number and timing (X-ARES's fixed 10 s cuts
+    lose a frame at each cut, and pad a tail under 1 s with zeros whose frames enter the pooled
+    embedding). Chunks are balanced, so the last one is never a short remainder that would see too
+    little context; an input shorter than the convolutions' 25 ms receptive field is zero-padded to
+    it (after normalisation, as the feature extractor pads) and gives one frame. Every clip of a
+    batch is cut at the same places and normalised on its own, so a clip gets the same frames alone
+    as in a batch.
     """
 
     sampling_rate = 16_000
@@ -96,8 +97,8 @@ class Wav2Vec2Encoder(torch.nn.Module):
     source_env = "XARES_WAV2VEC2_MODEL"
     default_source = "facebook/wav2vec2-large-100k-voxpopuli"
     model_class: type = Wav2Vec2Model
-    #: The longest stretch of audio the transformer sees at once.
-    max_chunk_seconds = 30.0
+    #: The longest stretch of audio the transformer sees at once (X-ARES's baselines: 10 s).
+    max_chunk_seconds = 10.0
 
     def __init__(
         self, model: torch.nn.Module | str | os.PathLike | None = None, *, normalize: bool | None = None
@@ -128,10 +129,18 @@ class Wav2Vec2Encoder(torch.nn.Module):
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``[batch, samples]`` (or ``[samples]``) → ``[batch, (samples - 400) // 320 + 1, output_dim]``."""
         batch = (audio.reshape(1, -1) if audio.ndim == 1 else audio).float()
-        if self.normalize:
-            variance, mean = torch.var_mean(batch, dim=1, correction=0, keepdim=True)
-            batch = (batch - mean) / torch.sqrt(variance + 1e-7)
-        batch = torch.nn.functional.pad(batch, (0, max(0, self.receptive_field - batch.shape[1])))
-        batch = batch.to(self.model.dtype)
-        chunks = [self.model(batch[:, start:end]).last_hidden_state for start, end in self.spans(batch.shape[1])]
+        spans = self.spans(batch.shape[1])
+        # The last chunk's statistics take in the samples after its last frame too, so one chunk is
+        # normalised over the whole clip, as the feature extractor does.
+        tails = [end for _, end in spans[:-1]] + [batch.shape[1]]
+        chunks = [self._encode_chunk(batch[:, start:tail], end - start) for (start, end), tail in zip(spans, tails)]
         return torch.cat(chunks, dim=1)
+
+    def _encode_chunk(self, chunk: torch.Tensor, samples: int) -> torch.Tensor:
+        """The frames of the first ``samples`` samples of ``chunk`` (zero-padded to them where it is
+        shorter: an input under one receptive field), normalised over all of ``chunk``."""
+        if self.normalize:
+            variance, mean = torch.var_mean(chunk, dim=1, correction=0, keepdim=True)
+            chunk = (chunk - mean) / torch.sqrt(variance + 1e-7)
+        chunk = torch.nn.functional.pad(chunk[:, :samples], (0, max(0, samples - chunk.shape[1])))
+        return self.model(chunk.to(self.model.dtype)).last_hidden_state
