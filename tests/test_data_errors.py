@@ -57,6 +57,14 @@ def test_a_sample_without_json_or_audio(tmp_path: Path) -> None:
         list(iter_samples([shard]))
 
 
+@pytest.mark.parametrize("extension", ["m4a", "wma"])
+def test_audio_soundfile_cannot_decode_is_named_with_what_to_do(tmp_path: Path, extension: str) -> None:
+    shard = tmp_path / "x.tar"
+    write_shard(shard, [ShardSample("k", b"\x00" * 64, extension, {"label": "a"})])
+    with pytest.raises(DataError, match=f"key 'k': its audio is {extension}, which pytest-xares does not decode.*flac"):
+        list(iter_samples([shard]))
+
+
 def test_missing_split_names_the_pattern_and_folder(tmp_path: Path) -> None:
     (tmp_path / "t").mkdir()
     with pytest.raises(DataError, match=r"no shards matching 'tr\*.tar' in .*t"):

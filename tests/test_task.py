@@ -36,9 +36,31 @@ def test_vocabulary_targets() -> None:
 def test_index_targets_reject_out_of_range_and_bools() -> None:
     t = task(classes=3)
     assert t.target({"y": 2}) == 2
-    for bad in (3, -1, True, "1", 1.0):
+    for bad in (3, -1, True, "1", 1.5, 3.0, float("nan")):
         with pytest.raises(LabelError):
             t.target({"y": bad})
+
+
+def test_a_float_of_integral_value_is_that_integer_as_in_x_ares_dict_lookup() -> None:
+    # MAESTRO's note and LibriCount's num_speakers may be written as 60.0 and 3.0.
+    assert task(classes=5).target({"y": 3.0}) == 3
+    notes = task(classes=(21, 60, 108))
+    assert notes.target({"y": 60.0}) == notes.target({"y": 60}) == 1
+    for bad in (60.5, True):
+        with pytest.raises(LabelError):
+            notes.target({"y": bad})
+    assert task(classes=(0, 1)).target({"y": 1}) == 1
+    with pytest.raises(LabelError):
+        task(classes=(0, 1)).target({"y": True})
+
+
+def test_the_tasks_x_ares_disabled_stay_out_of_the_averages() -> None:
+    tasks = {t.name: t for t in load_tasks("xares")}
+    assert {name for name, t in tasks.items() if t.private and not t.averaged} == {
+        "finger_snap",
+        "key_scratching",
+        "liveenv",
+    }
 
 
 def test_to_label_runs_before_the_lookup() -> None:

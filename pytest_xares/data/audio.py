@@ -12,6 +12,8 @@ from pytest_xares.errors import XaresError
 
 #: File extensions tried, in this order, for a sample's audio member.
 AUDIO_EXTENSIONS = ("flac", "wav", "mp3", "ogg", "opus", "aiff", "aif", "au")
+#: Members X-ARES 0.1.3 would hand to its decoder that soundfile cannot read: named in the error.
+UNDECODED_EXTENSIONS = ("m4a", "wma", "sox")
 
 
 class AudioError(XaresError, ValueError):

@@ -19,7 +19,7 @@ import soundfile
 import webdataset
 from webdataset.tariterators import base_plus_ext
 
-from pytest_xares.data.audio import AUDIO_EXTENSIONS
+from pytest_xares.data.audio import AUDIO_EXTENSIONS, UNDECODED_EXTENSIONS
 from pytest_xares.errors import DataError, MissingData
 
 __all__ = [
@@ -152,6 +152,12 @@ def _raw_sample(shard: Path, sample: dict[str, Any]) -> RawSample:
     audio = next((sample[ext] for ext in AUDIO_EXTENSIONS if ext in sample), None)
     if audio is None:
         members = sorted(k for k in sample if not k.startswith("__"))
+        undecodable = [m for m in members if m.lower() in UNDECODED_EXTENSIONS]
+        if undecodable:
+            raise DataError(
+                f"{where}: its audio is {undecodable[0]}, which pytest-xares does not decode (libsndfile has no AAC "
+                f"or WMA decoder; no X-ARES task ships such members): convert the clips to flac, e.g. with ffmpeg"
+            )
         raise DataError(f"{where}: no audio member (found {members}; expected one of {AUDIO_EXTENSIONS})")
     if "json" not in sample:
         raise DataError(f"{where}: no json metadata member")

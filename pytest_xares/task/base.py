@@ -170,6 +170,8 @@ class Vocabulary:
         """The index of a label value in the vocabulary (or the value itself, checked, when the
         task has a number of classes); raises ``LabelError``."""
         if isinstance(self.classes, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < self.classes:
                 raise LabelError(f"label {value!r} is not a class index in 0..{self.classes - 1}")
             return value
@@ -185,7 +187,10 @@ def _index(classes: tuple[Any, ...]) -> dict[Any, int]:
 
 
 def _hashable(value: Any) -> Any:
-    # 1 and True, 1 and 1.0 are equal in Python: keep the type so a bool never passes for an index.
+    # 1 and True are equal in Python: keep the type so a bool never passes for an index. A float
+    # of integral value is that integer (X-ARES's dict lookup takes 60.0 for the note 60).
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return (type(value).__name__, value)
 
 
