@@ -28,12 +28,12 @@ def events_task(**fields: object) -> FrameTask:
     return FrameTask(name="e", formal_name="E", splits=SPLITS, classes=("dog", "cat", "bell"), weight=1, **fields)
 
 
-def test_frame_targets_mark_every_frame_an_event_overlaps() -> None:
+def test_frame_targets_mark_the_frames_whose_start_an_event_holds_as_x_ares_does() -> None:
     task = events_task()
     events = [{"onset": 0.05, "offset": 0.25, "label": "dog"}, {"onset": 0.2, "offset": 0.3, "label": "cat,bell"}]
     expected = np.zeros((5, 3), np.float32)
-    expected[0:3, 0] = 1  # 0.05–0.25 touches frames [0, 0.1), [0.1, 0.2), [0.2, 0.3)
-    expected[2, 1:] = 1  # 0.2–0.3 is frame 2 exactly: frame 3 starts where it ends
+    expected[1:3, 0] = 1  # 0.05–0.25 holds the starts 0.1 and 0.2: X-ARES's ceil(0.5) = 1 to ceil(2.5) = 3
+    expected[2, 1:] = 1  # 0.2–0.3 holds 0.2 only: frame 3 starts where it ends
     assert np.array_equal(task.frame_targets(events, 5, 0.1), expected)
 
 
@@ -41,12 +41,18 @@ def test_frame_targets_edge_cases() -> None:
     task = events_task()
     assert not task.frame_targets([], 4, 0.1).any()  # an empty event list
     past_the_end = task.frame_targets([{"onset": 0.25, "offset": 9.0, "label": "bell"}], 4, 0.1)
-    assert past_the_end[:, 2].tolist() == [0, 0, 1, 1]  # cut at the last frame
+    assert past_the_end[:, 2].tolist() == [0, 0, 0, 1]  # from the first start at or after 0.25, cut at the last frame
     beyond = task.frame_targets([{"onset": 5.0, "offset": 6.0, "label": "bell"}], 4, 0.1)
     assert not beyond.any()
-    instant = task.frame_targets([{"onset": 0.15, "offset": 0.15, "label": "dog"}], 4, 0.1)
-    assert instant[:, 0].tolist() == [0, 1, 0, 0]  # an event of no duration marks its frame
+    for onset, offset in ((0.15, 0.15), (0.12, 0.18)):  # no frame starts inside: nothing marked, as in X-ARES
+        assert not task.frame_targets([{"onset": onset, "offset": offset, "label": "dog"}], 4, 0.1).any()
     assert task.frame_targets([{"onset": 0.0, "offset": 1.0, "label": "dog"}], 0, 0.1).shape == (0, 3)
+
+
+def test_a_rounding_error_in_a_quotient_does_not_move_an_event_by_a_frame() -> None:
+    # 0.28 / 0.04 is 7.000000000000001 in floats: math.ceil would start the event at frame 8.
+    targets = events_task().frame_targets([{"onset": 0.28, "offset": 0.36, "label": "cat"}], 12, 0.04)
+    assert np.flatnonzero(targets[:, 1]).tolist() == [7, 8]
 
 
 def test_midi_notes_map_to_classes() -> None:

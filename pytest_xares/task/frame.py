@@ -22,7 +22,7 @@ class FrameTask(Vocabulary, Task):
     names joined by ``separator``, or a value ``to_label`` maps to a class).
 
     Targets are a ``[frames, classes]`` 0/1 matrix at the encoder's hop; a frame is active for an
-    event that overlaps it. The head is LayerNorm + Linear on every frame, trained with binary
+    event that holds its start (see ``spans``). The head is LayerNorm + Linear on every frame, trained with binary
     cross-entropy (``pos_weight`` weighs the positive class), scored by segment F1 (``average``
     over classes) on ``segment_seconds`` segments."""
 
@@ -70,18 +70,25 @@ class FrameTask(Vocabulary, Task):
     def spans(self, metadata: Any, hop_seconds: float) -> np.ndarray:
         """The sample's events in frames: rows of (first frame, end frame exclusive, class).
 
-        Frame ``k`` covers ``[k·hop, (k+1)·hop)`` and is active for every class of an event that
-        overlaps it; an event of no duration marks the frame it falls in."""
+        As in X-ARES, frame ``k`` stands for the instant ``k·hop`` and is active for an event when
+        that instant lies in ``[onset, offset)``: an event runs from frame ``ceil(onset / hop)`` to
+        ``ceil(offset / hop)``, and one too short to hold a frame's start marks none. (A ceiling of
+        a quotient that misses an integer by a rounding error is taken as that integer, where
+        X-ARES's ``ceil`` would step one frame further.)"""
         rows = []
         for onset, offset, classes in self.target(metadata):
-            first = int(math.floor(onset / hop_seconds + 1e-9))
-            end = max(int(math.ceil(offset / hop_seconds - 1e-9)), first + 1)
-            rows += [(first, end, c) for c in classes]
+            first, end = _frame_at(onset, hop_seconds), _frame_at(offset, hop_seconds)
+            rows += [(first, end, c) for c in classes if end > first]
         return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
     def frame_targets(self, metadata: Any, frames: int, hop_seconds: float) -> np.ndarray:
         """``[frames, classes]`` 0/1 float32 targets of a sample with ``frames`` embedding frames."""
         return frames_from_spans(self.spans(metadata, hop_seconds), frames, self.num_classes)
+
+
+def _frame_at(seconds: float, hop_seconds: float) -> int:
+    """The first frame starting at or after ``seconds``."""
+    return math.ceil(seconds / hop_seconds - 1e-9)
 
 
 def frames_from_spans(spans: np.ndarray, frames: int, classes: int) -> np.ndarray:
