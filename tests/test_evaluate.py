@@ -51,10 +51,16 @@ def test_weighted_average() -> None:
 
 def test_public_average_leaves_out_private_tasks_and_uses_fixed_weights() -> None:
     tasks = {t.name: t for t in load_tasks("xares")}
-    results = [result("esc50", "mlp", 0.8), result("cremad", "mlp", 0.6), result("finger_snap", "mlp", 0.9)]
+    results = [
+        result("esc50", "mlp", 0.8),
+        result("cremad", "mlp", 0.6),
+        result("inside_outside_car", "mlp", 0.9),
+        result("finger_snap", "mlp", 0.1),  # private, and disabled in X-ARES: in neither average
+    ]
     got = {(a.method, a.scope): a for a in averages(results, tasks)}
     public, everything = got["mlp", "public"], got["mlp", "all"]
     assert public.tasks == ("esc50", "cremad")
+    assert everything.tasks == ("esc50", "cremad", "inside_outside_car")
     assert public.score == pytest.approx((0.8 * 400 + 0.6 * 1116) / (400 + 1116))
     assert everything.score == pytest.approx((0.8 * 400 + 0.6 * 1116 + 0.9 * 5000) / (400 + 1116 + 5000))
     # The reference average covers the same tasks with the same weights.
