@@ -16,7 +16,10 @@ from pytest_xares.heads.retrieval import (
     CaptionPairs,
     RetrievalHead,
     captioned,
+    embed,
+    embedding_regulariser,
     recall_at_1,
+    retrieval_loss,
     retrieval_outcome,
     retrieval_probe,
     symmetric_infonce,
@@ -104,6 +107,7 @@ def test_word_tokenizer() -> None:
     assert (tokenizer.vocab_size, tokenizer.pad_id) == (4, 0)
     assert tokenizer.encode(["A DOG barks, loudly!", "dog2dog", ""]) == [[1, 2, 3, 1], [2, 2], []]
     assert WordTokenizer(["a"], max_tokens=2).encode(["a a a"]) == [[2, 2]]
+    assert WordTokenizer(["a"]).encode(["a " * 100]) == [[2] * 100]  # no cut unless asked
     assert WordTokenizer.from_texts(["The cat.", "the Dog"]).words == ("the", "cat", "dog")
 
 
@@ -123,9 +127,9 @@ def test_bert_uncased_loads_offline_from_the_packaged_vocab(
     assert tokenizer.vocab_size == BERT_VOCAB_SIZE
     assert tokenizer.pad_id == vocab.index("[PAD]") == 0
     assert (vocab.index("dog"), vocab.index("[CLS]")) == (3899, 101)
-    expected = [vocab.index(token) for token in ["a", "dog", "bark", "##s", "loudly", "."]]
-    assert tokenizer.encode(["A dog barks loudly."]) == [expected]  # lower-cased, no [CLS]/[SEP]
-    assert len(tokenizer.encode(["dog " * 100])[0]) == 64
+    expected = [vocab.index(token) for token in ["[CLS]", "a", "dog", "bark", "##s", "loudly", ".", "[SEP]"]]
+    assert tokenizer.encode(["A dog barks loudly."]) == [expected]  # lower-cased, [CLS] and [SEP] as X-ARES
+    assert tokenizer.encode(["dog " * 600]) == [[101, *[3899] * 600, 102]]  # nothing cut, not even at 512
 
 
 def test_bert_vocab_named_by_the_environment(
@@ -134,7 +138,7 @@ def test_bert_vocab_named_by_the_environment(
     copy = tmp_path / "vocab.txt"
     copy.write_bytes(packaged_vocab.read_bytes())
     monkeypatch.setenv("XARES_BERT_VOCAB", str(copy))
-    assert bert_uncased().encode(["dog"]) == [[3899]]
+    assert bert_uncased().encode(["dog"]) == [[101, 3899, 102]]
     copy.write_text("".join(f"token{i}\n" for i in range(10)))
     with pytest.raises(Unavailable, match=r"vocab.txt has 10 entries, not the 30522"):
         bert_uncased()
@@ -162,6 +166,13 @@ def test_symmetric_infonce_by_hand() -> None:
     # Logits [[1, 0], [0, 1]]: each row and column is -log(e / (e + 1)).
     loss = symmetric_infonce((eye, eye, torch.tensor(1.0)), torch.tensor([0, 1]))
     assert float(loss) == pytest.approx(math.log(1 + math.exp(-1)))
+    # Dot products of the embeddings as they are, not cosines: audio twice as long gives [[2, 0], [0, 2]] …
+    loss = symmetric_infonce((2 * eye, eye, torch.tensor(1.0)), torch.tensor([0, 1]))
+    assert float(loss) == pytest.approx(math.log(1 + math.exp(-2)))
+    # … and the scale multiplies them, whatever its size (no cap at 100).
+    loss = symmetric_infonce((eye, eye, torch.tensor(1000.0)), torch.tensor([0, 1]))
+    assert float(loss) == pytest.approx(math.log(1 + math.exp(-1000)), abs=1e-30)
+    assert float(symmetric_infonce((eye, -eye, torch.tensor(150.0)), torch.tensor([0, 1]))) == pytest.approx(150)
     # Two captions of one clip are not each other's negatives.
     assert float(symmetric_infonce((eye, eye, torch.tensor(1.0)), torch.tensor([3, 3]))) == 0.0
     generator = torch.Generator().manual_seed(0)
@@ -173,14 +184,78 @@ def test_symmetric_infonce_by_hand() -> None:
     )
 
 
+def test_a_same_clip_caption_is_no_negative_however_close() -> None:
+    # Pairs 0 and 1 are captions of clip 7: pair 0's caption and pair 1's clip may be as alike as
+    # they like, the loss is that of pairs 0 and 1 alone with the other pair out of the batch.
+    audio = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    text = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-0.5, 0.5]])
+    scale = torch.tensor(3.0)
+    near = text.clone()
+    near[0] = torch.tensor([1.0, 5.0])  # now far more alike to clip 1 (pair 1's) than to its own
+    masked = [float(symmetric_infonce((audio, t, scale), torch.tensor([7, 7, 8]))) for t in (text, near)]
+    unmasked = [float(symmetric_infonce((audio, t, scale), torch.tensor([7, 6, 8]))) for t in (text, near)]
+    assert masked[1] < unmasked[1] and masked[0] < unmasked[0]
+    logits = scale * audio @ near.T
+    rows = [torch.log_softmax(logits[i, [i, 2]], 0)[0] for i in (0, 1)] + [torch.log_softmax(logits[2], 0)[2]]
+    columns = [torch.log_softmax(logits[[i, 2], i], 0)[0] for i in (0, 1)] + [torch.log_softmax(logits[:, 2], 0)[2]]
+    assert masked[1] == pytest.approx(-float(sum(rows) + sum(columns)) / 6)
+
+
+def test_embedding_regulariser_is_mean_absolute_over_the_norm_of_the_whole_batch() -> None:
+    assert float(embedding_regulariser(torch.tensor([[3.0, -4.0]]))) == pytest.approx(3.5 / 5)
+    # Over the matrix, not row by row: (3 + 4 + 0 + 0) / 4 / 5; rows apart would give 0.7 and 0/0.
+    assert float(embedding_regulariser(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))) == pytest.approx(0.35)
+    assert float(embedding_regulariser(10 * torch.eye(4))) == pytest.approx((4 / 16) / 2)  # scale-free
+
+
+def test_the_loss_is_infonce_plus_the_regulariser_of_both_towers() -> None:
+    eye = torch.eye(2)
+    text = torch.tensor([[1.0, 1.0], [0.0, 2.0]])
+    outputs = (eye, text, torch.tensor(2.0))
+    clips = torch.tensor([0, 1])
+    expected = symmetric_infonce(outputs, clips) + (0.5 / math.sqrt(2)) + (1.0 / math.sqrt(6))
+    assert float(retrieval_loss(outputs, clips)) == pytest.approx(float(expected))
+
+
 def test_text_tower_averages_over_real_tokens_and_the_scale_is_trainable() -> None:
     head = RetrievalHead(audio_dim=3, vocab_size=6, pad_id=0, width=8)
     assert head.logit_scale().item() == pytest.approx(INITIAL_LOGIT_SCALE)
     padded = head.embed_text(torch.tensor([[4, 5, 0, 0], [0, 0, 0, 0]]))
     assert torch.allclose(padded[0], head.embed_text(torch.tensor([[4, 5]]))[0])
     assert torch.equal(padded[1], torch.zeros(8))
-    symmetric_infonce(head((torch.randn(2, 3), torch.tensor([[4, 5], [3, 0]]))), torch.tensor([0, 1])).backward()
+    retrieval_loss(head((torch.randn(2, 3), torch.tensor([[4, 5], [3, 0]]))), torch.tensor([0, 1])).backward()
     assert head.log_scale.grad is not None and float(head.log_scale.grad) != 0.0
+    with torch.no_grad():
+        head.log_scale.fill_(math.log(1000.0))
+    assert head.logit_scale().item() == pytest.approx(1000.0)  # not held at 100
+
+
+def test_the_towers_are_x_ares_s() -> None:
+    head = RetrievalHead(audio_dim=3, vocab_size=30522, pad_id=0, width=8)
+    layers = lambda tower: [(type(m).__name__, tuple(p.shape for p in m.parameters())) for m in tower]
+    assert layers(head.audio) == [
+        ("LayerNorm", ((3,), (3,))),
+        ("Linear", ((8, 3), (8,))),
+        ("GELU", ()),
+        ("Linear", ((8, 8), (8,))),
+    ]
+    assert layers(head.text) == [("Linear", ((8, 8), (8,))), ("GELU", ()), ("Linear", ((8, 8), (8,)))]
+    assert tuple(head.tokens.weight.shape) == (30522, 8)
+
+
+def test_captions_keep_cls_and_sep_in_the_mean_and_are_never_cut(packaged_vocab: Path) -> None:
+    tokenizer = bert_uncased()
+    long = "a dog barks " * 40  # 162 tokens with [CLS] and [SEP]
+    split = captioned((np.eye(2, dtype=np.float32), [["a dog"], [long]]), tokenizer, torch.device("cpu"))
+    assert split.lengths.tolist() == [4, 162] and split.tokens.shape == (2, 162)
+    assert split.tokens[0, :4].tolist() == [101, 1037, 3899, 102] and (split.tokens[0, 4:] == 0).all()
+    assert split.tokens[1, -1] == 102
+    head = RetrievalHead(audio_dim=2, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, width=8)
+    _, text = embed(head, split)
+    with torch.no_grad():
+        per_token = head.text(head.tokens(torch.tensor([101, 1037, 3899, 102])))
+    assert torch.allclose(text[0], per_token.mean(0), atol=1e-6)
+    assert not torch.allclose(text[0], per_token[1:3].mean(0), atol=1e-3)
 
 
 def test_batches_are_padded_to_their_longest_caption() -> None:

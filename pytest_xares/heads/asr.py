@@ -1,24 +1,36 @@
 """The ASR head (X-ARES "LibriSpeech-100h"): a trainable SwiGLU adapter under a frozen causal LM.
 
-Every encoder frame is mapped by the adapter to one input embedding of the language model, which
-reads ``[adapted frames] [separator] [transcript] [eos]``; the adapter alone is trained, with
-cross-entropy on the transcript's tokens and eos, by the loop every head shares (``train.fit``).
-Test transcripts come from greedy decoding with a repetition penalty, stopping at eos.
+As X-ARES 0.1.3 does it: every encoder frame is mapped by the adapter, ``proj(silu(fc_1 x) *
+fc_2 x)`` with biases, as wide inside as the LM's own MLP (``config.intermediate_size``), to one
+input embedding of the LM, which reads ``[adapted frames] [separator] [transcript] [eos]``. The
+adapter alone is trained (``train.fit``), with cross-entropy on the separator (predicted from the
+last frame), the transcript's tokens and eos, on the transcripts as they are (LibriSpeech's are
+upper case; the WER lower-cases both sides). The epoch kept is the one of the best teacher-forced
+validation score: 1 − WER of the argmax next tokens from the separator through eos (a cheap
+stand-in for decoding), each guess ending at its first eos. Training batches are a fresh shuffle every epoch. Test transcripts come from
+greedy decoding with repetition penalty 1.1, at most 200 new tokens, stopping at eos. On CUDA the
+LM runs under float16 autocast (its weights float32, the adapter outside it); elsewhere all is
+float32. The separator is the task's ``separator``, X-ARES's ``<|vision_end|>`` by default (see
+``separator_tokens`` for a tokenizer without it).
 
-Choices the protocol leaves open:
+Where this departs from X-ARES, and why:
 
-- Validation score: the teacher-forced loss on the validation split, negated (token-weighted
-  mean). Greedy decoding of the whole split after every epoch would cost more than the training.
-- Padding: for training every row is ``frames + prompt`` right-padded to the batch's longest
+- Padding: X-ARES pads every clip's frames to the batch's longest and puts the text after the
+  padding, so a transcript token's position depends on the clip's batch neighbours. Here the text
+  follows each clip's own frames: for training every row is ``frames + prompt`` right-padded
   (positions count from 0 at the first frame, as they do when decoding); for decoding the prefix
   ``frames + separator`` is left-padded, with position ids counted over real tokens only, so all
-  rows of a batch emit their next token from the same column. Decoding is batched.
-- Separator: the tokenizer's bos if it has one, else the tokens of a newline (Qwen2.5 has no
-  bos), else eos.
-- Precision: on a GPU with bf16 the LM's weights are bf16 and the forward runs under bf16
-  autocast; elsewhere everything is float32 (fp16 would need loss scaling to train the adapter).
-- Memory: logits are computed only where a token is scored (the LM's vocabulary is 150k wide),
-  frames are read from the (possibly memory-mapped) ``FrameSet`` one batch at a time.
+  rows of a batch emit their next token from the same column. A transcript does not depend on
+  its batch.
+- Teacher-forced predictions end at the row's eos position; X-ARES's went on over the batch's
+  text padding, another batch dependence.
+- A teacher-forced guess ends where it first guesses eos; X-ARES cut each one to its reference's
+  length in characters, which cannot see whether eos comes where it should: a checkpoint that
+  never stops scored as well as one that does, and was kept although its decoding then runs on.
+- The validation score is 1 − WER, not max(0, 1 − WER): X-ARES's clamp makes every epoch with a
+  WER of 1 or more tie, and the first of them is kept.
+- Memory: logits are computed only where a token is scored or predicted (the LM's vocabulary is
+  150k wide), frames are read from the (possibly memory-mapped) ``FrameSet`` a batch at a time.
 """
 
 from __future__ import annotations
@@ -35,9 +47,10 @@ import torch
 
 from pytest_xares.embeddings.sets import FrameSet
 from pytest_xares.heads import metrics
-from pytest_xares.heads.language_model import bf16, check_language_model, load_language_model
+from pytest_xares.heads.language_model import check_language_model, load_language_model
 from pytest_xares.heads.linear import logged
 from pytest_xares.heads.train import TrainConfig, TrainLog, fit, seeded
+from pytest_xares.task.asr import DEFAULT_SEPARATOR
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -51,32 +64,30 @@ FRAMES = True
 SETTINGS = {"lm": "asr_lm"}
 
 
-#: ``cross_entropy``'s ignore index: the label of audio frames, separator and padding.
+#: ``cross_entropy``'s ignore index: the label of audio frames and padding.
 IGNORE = -100
-#: The adapter's hidden width as a multiple of the LM's embedding size (1792 for Qwen2.5-0.5B:
-#: about 3 M parameters on 768-dim frames).
-ADAPTER_WIDTH = 2
-#: The protocol's language model.
 
 
 class SwiGLUAdapter(torch.nn.Module):
-    """``W2(silu(W1 x) * W3 x)``: one encoder frame (``dim``) to one LM input embedding (``out``)."""
+    """``proj(silu(fc_1 x) * fc_2 x)``, every layer with a bias: one encoder frame (``dim``) to one
+    LM input embedding (``out``). X-ARES makes ``hidden`` the LM's ``intermediate_size`` (4864 for
+    Qwen2.5-0.5B: 11.8 M parameters on 768-dim frames)."""
 
     def __init__(self, dim: int, hidden: int, out: int) -> None:
         super().__init__()
-        self.gate = torch.nn.Linear(dim, hidden, bias=False)
-        self.up = torch.nn.Linear(dim, hidden, bias=False)
-        self.down = torch.nn.Linear(hidden, out, bias=False)
+        self.fc_1 = torch.nn.Linear(dim, hidden)
+        self.fc_2 = torch.nn.Linear(dim, hidden)
+        self.proj = torch.nn.Linear(hidden, out)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.down(torch.nn.functional.silu(self.gate(frames)) * self.up(frames))
+        return self.proj(torch.nn.functional.silu(self.fc_1(frames)) * self.fc_2(frames))
 
 
 @dataclass(frozen=True)
 class SpeechBatch:
     """One batch: row ``i`` is ``frames[i, :frame_lengths[i]]`` then ``tokens[i, :token_lengths[i]]``
     (separator, transcript, eos), and ``labels[i, p]`` is the token at position ``p`` of that row
-    where it is scored, ``IGNORE`` elsewhere."""
+    where it is scored (every token of the prompt), ``IGNORE`` elsewhere."""
 
     frames: torch.Tensor  # [B, T, D] float32, zero-padded
     frame_lengths: list[int]
@@ -106,11 +117,27 @@ class SpeechLM(torch.nn.Module):
         return self.lm.get_input_embeddings().weight.device
 
     def forward(self, batch: SpeechBatch) -> torch.Tensor:
+        return self._logits(batch, batch.labels[:, 1:] != IGNORE)
+
+    @torch.inference_mode()
+    def teacher_forced(self, batch: SpeechBatch) -> list[list[int]]:
+        """Each row's argmax next tokens, the prompt given, at its positions from the separator's
+        last token through eos: one guess for every transcript token and eos, and one past eos."""
+        at = torch.zeros(batch.labels.shape, dtype=torch.bool, device=self.device)
+        for row, (frames, tokens) in enumerate(zip(batch.frame_lengths, batch.token_lengths)):
+            at[row, frames + len(self.separator) - 1 : frames + tokens] = True
+        guesses = self._logits(batch, at).argmax(-1).tolist()
+        counts = at.sum(1).tolist()
+        starts = np.cumsum([0, *counts]).tolist()
+        return [guesses[begin : begin + count] for begin, count in zip(starts, counts)]
+
+    def _logits(self, batch: SpeechBatch, at: torch.Tensor) -> torch.Tensor:
+        """float32 logits ``[at.sum(), vocabulary]`` of the next token at the positions ``at``
+        (``[B, ≤ L]``, row-major order) of the batch's rows."""
+        embeds, mask = self._training_inputs(batch)
         with self._precision():
-            embeds, mask = self._training_inputs(batch)
             hidden = self.lm.base_model(inputs_embeds=embeds, attention_mask=mask, use_cache=False).last_hidden_state
-            scored = batch.labels[:, 1:] != IGNORE
-            return self.lm.get_output_embeddings()(hidden[:, :-1][scored]).float()
+            return self.lm.get_output_embeddings()(hidden[:, : at.shape[1]][at]).float()
 
     @torch.inference_mode()
     def greedy(
@@ -125,8 +152,8 @@ class SpeechLM(torch.nn.Module):
         generated: list[torch.Tensor] = []
         seen: torch.Tensor | None = None
         cache, cache_name = None, _cache_argument(self.lm.base_model)
+        embeds, mask = self._prefix(frames, frame_lengths)
         with self._precision():
-            embeds, mask = self._prefix(frames, frame_lengths)
             positions = (mask.cumsum(1) - 1).clamp(min=0)
             next_position = mask.sum(1, keepdim=True)
             for _ in range(max_new_tokens):
@@ -154,7 +181,9 @@ class SpeechLM(torch.nn.Module):
         return [row[: row.index(self.eos)] if self.eos in row else row for row in tokens]
 
     def _precision(self) -> contextlib.AbstractContextManager[Any]:
-        return torch.autocast("cuda", dtype=torch.bfloat16) if bf16(self.device) else contextlib.nullcontext()
+        """X-ARES's autocast: float16 on CUDA (without loss scaling, as there), nothing elsewhere."""
+        cuda = self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=torch.float16) if cuda else contextlib.nullcontext()
 
     def _audio(self, frames: torch.Tensor) -> torch.Tensor:
         embeddings = self.lm.get_input_embeddings()
@@ -212,22 +241,21 @@ def _loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 class SpeechSamples:
-    """A split's frames with each sample's prompt (separator, transcript, eos), read one batch at
-    a time; batches group samples of similar frame counts."""
+    """A split's frames with each sample's prompt (separator, transcript, eos) and transcript, read
+    one batch at a time. Training batches are ``fit``'s shuffle, drawn afresh every epoch, as
+    X-ARES's (which does not sort LibriSpeech by length); validation and decoding go through the
+    split in length-sorted batches (``sorted_batches``), which their results do not depend on."""
 
-    def __init__(self, frames: FrameSet, prompts: list[list[int]], separator_length: int, device: torch.device) -> None:
+    def __init__(
+        self, frames: FrameSet, prompts: list[list[int]], device: torch.device, texts: Sequence[str] = ()
+    ) -> None:
         self.frames = frames
         self.prompts = prompts
-        self.separator_length = separator_length
         self.device = device
+        self.texts = list(texts)
 
     def __len__(self) -> int:
         return len(self.frames)
-
-    def batches(self, generator: torch.Generator, batch_size: int) -> list[torch.Tensor]:
-        """Length-sorted batches in an order drawn from ``generator``."""
-        batches = sorted_batches(self.frames, batch_size)
-        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
     def batch(self, indices: torch.Tensor) -> tuple[SpeechBatch, torch.Tensor]:
         """The samples at ``indices`` as a ``SpeechBatch`` on the device, and its labels."""
@@ -241,9 +269,7 @@ class SpeechSamples:
         )
         for row, (prompt, start) in enumerate(zip(prompts, frame_lengths)):
             tokens[row, : len(prompt)] = torch.tensor(prompt)
-            labels[row, start + self.separator_length : start + len(prompt)] = torch.tensor(
-                prompt[self.separator_length :]
-            )
+            labels[row, start : start + len(prompt)] = torch.tensor(prompt)  # the separator too, as X-ARES
         labels = labels.to(self.device)
         return SpeechBatch(frames.to(self.device), frame_lengths, tokens.to(self.device), token_lengths, labels), labels
 
@@ -264,33 +290,45 @@ def read_frames(frames: FrameSet, indices: list[int]) -> tuple[torch.Tensor, lis
     return torch.from_numpy(out), lengths
 
 
-def separator_tokens(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    """The tokens between the audio and the transcript: bos, else a newline's, else eos."""
+def separator_tokens(tokenizer: PreTrainedTokenizerBase, separator: str = DEFAULT_SEPARATOR) -> list[int]:
+    """The tokens between the audio and the transcript: ``separator`` where it is one token of the
+    tokenizer's vocabulary (X-ARES's ``<|vision_end|>`` is one of Qwen2.5's); else, for another LM,
+    its bos, else the tokens of a newline (which no transcript holds), else eos."""
+    vocabulary = tokenizer.get_vocab()
+    if separator in vocabulary:
+        return [vocabulary[separator]]
     if tokenizer.bos_token_id is not None:
         return [tokenizer.bos_token_id]
     newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
     return list(newline) if newline else [tokenizer.eos_token_id]
 
 
-def prompts(
-    frames: FrameSet, transcript: Callable[[Any], str], tokenizer: PreTrainedTokenizerBase, separator: list[int]
-) -> list[list[int]]:
-    """Each sample's ``separator + transcript tokens + eos``."""
-    texts = [transcript(metadata) for metadata in frames.metadata]
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+def prompts(texts: Sequence[str], tokenizer: PreTrainedTokenizerBase, separator: list[int]) -> list[list[int]]:
+    """Each transcript's ``separator + transcript tokens + eos``."""
+    encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []
     return [separator + list(ids) + [tokenizer.eos_token_id] for ids in encoded]
 
 
-def validation_score(model: SpeechLM, samples: SpeechSamples, batch_size: int) -> float:
-    """The teacher-forced cross-entropy per scored token over the whole split, negated."""
-    total, count = 0.0, 0
-    with torch.inference_mode():
-        for indices in sorted_batches(samples.frames, batch_size):
-            batch, labels = samples.batch(indices)
-            targets = next_labels(labels)
-            total += float(torch.nn.functional.cross_entropy(model(batch), targets, reduction="sum"))
-            count += len(targets)
-    return -total / max(count, 1)
+def validation_score(
+    model: SpeechLM, samples: SpeechSamples, tokenizer: PreTrainedTokenizerBase, batch_size: int
+) -> float:
+    """X-ARES's checkpoint criterion, aware of eos: 1 − WER (lower-cased, over the split) of the
+    teacher-forced argmax transcripts (``SpeechLM.teacher_forced``), each up to its first eos and
+    decoded without special tokens; not clamped at 0."""
+    eos = tokenizer.eos_token_id
+    hypotheses = [""] * len(samples)
+    for indices in sorted_batches(samples.frames, batch_size):
+        batch, _ = samples.batch(indices)
+        for index, ids in zip(indices.tolist(), model.teacher_forced(batch)):
+            ended = ids[: ids.index(eos)] if eos in ids else ids
+            hypotheses[index] = cast(str, tokenizer.decode(ended, skip_special_tokens=True))
+    return 1.0 - metrics.wer_outcome(hypotheses, samples.texts).extra["wer"]
+
+
+def adapter_width(lm: PreTrainedModel) -> int:
+    """The adapter's inner width: the LM's ``intermediate_size`` (4 × its width if it has none)."""
+    width = cast(torch.nn.Embedding, lm.get_input_embeddings()).embedding_dim  # transformers types it as a Module
+    return int(getattr(lm.config, "intermediate_size", None) or 4 * width)
 
 
 def train_adapter(
@@ -300,26 +338,25 @@ def train_adapter(
     valid: FrameSet,
     transcript: Callable[[Any], str],
     config: TrainConfig,
+    separator: str = DEFAULT_SEPARATOR,
 ) -> tuple[SpeechLM, TrainLog]:
-    """A seeded SwiGLU adapter trained under the frozen ``lm``, holding its best validation epoch's
-    weights. Runs on the process's threads: an LM's forward is real arithmetic."""
+    """A seeded SwiGLU adapter trained under the frozen ``lm``, holding the weights of its epoch of
+    the best ``validation_score``. Runs on the process's threads: an LM's forward is real arithmetic."""
     config = dataclasses.replace(config, single_thread=False)
     if tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer has no eos token to end a transcript")
-    separator = separator_tokens(tokenizer)
-    width = cast(torch.nn.Embedding, lm.get_input_embeddings()).embedding_dim  # transformers types it as a Module
+    tokens = separator_tokens(tokenizer, separator)
+    width = cast(torch.nn.Embedding, lm.get_input_embeddings()).embedding_dim
     dim = train.frames.shape[1]
-    adapter = seeded(config.seed, lambda: SwiGLUAdapter(dim, ADAPTER_WIDTH * width, width))
-    model = SpeechLM(adapter, lm, separator, tokenizer.eos_token_id)
+    adapter = seeded(config.seed, lambda: SwiGLUAdapter(dim, adapter_width(lm), width))
+    model = SpeechLM(adapter, lm, tokens, tokenizer.eos_token_id)
     adapter.to(model.device)
-    samples = {
-        name: SpeechSamples(split, prompts(split, transcript, tokenizer, separator), len(separator), model.device)
-        for name, split in (("train", train), ("valid", valid))
-    }
-    log = fit(
-        model, _loss, samples["train"], lambda _: validation_score(model, samples["valid"], config.batch_size), config
-    )
-    return model, log
+    samples = {}
+    for name, split in (("train", train), ("valid", valid)):
+        texts = [transcript(metadata) for metadata in split.metadata]
+        samples[name] = SpeechSamples(split, prompts(texts, tokenizer, tokens), model.device, texts)
+    validate = lambda _: validation_score(model, samples["valid"], tokenizer, config.batch_size)
+    return model, fit(model, _loss, samples["train"], validate, config)
 
 
 def transcribe(
@@ -352,14 +389,15 @@ def asr_probe(
     max_new_tokens: int = 200,
     repetition_penalty: float = 1.1,
     offline: bool = False,
+    separator: str = DEFAULT_SEPARATOR,
 ) -> tuple[list[str], TrainLog]:
     """Test hypotheses, in test order, of a SwiGLU adapter trained under the frozen causal LM
     ``lm`` on ``transcript(metadata)`` of the training samples, and the training log.
 
-    Validation scores are teacher-forced losses, negated; see the module's docstring for the rest.
+    Validation scores are teacher-forced 1 − WER; see the module's docstring for the rest.
     Raises ``Unavailable`` when the LM cannot be had."""
     language_model, tokenizer = load_language_model(lm, device, offline)
-    model, log = train_adapter(language_model, tokenizer, train, valid, transcript, config)
+    model, log = train_adapter(language_model, tokenizer, train, valid, transcript, config, separator)
     return transcribe(model, tokenizer, test, config.batch_size, max_new_tokens, repetition_penalty), log
 
 
@@ -372,9 +410,9 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     task: AsrTask = fold.task
     train, valid, test = fold.train, fold.valid, fold.test
     assert isinstance(train, FrameSet) and isinstance(valid, FrameSet) and isinstance(test, FrameSet)  # FRAMES
-    # Scored on lower-cased text, so trained on it too (LibriSpeech's transcripts are upper case,
-    # which a language model's tokenizer splits into many more, rarer tokens).
-    transcript = lambda metadata: " ".join(task.target(metadata).lower().split())
+    # Trained on the transcripts as they are (upper case in LibriSpeech), as X-ARES; the WER
+    # lower-cases hypotheses and references.
+    transcript = task.target
     hypotheses, log = asr_probe(
         train,
         valid,
@@ -385,6 +423,7 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
         fold.device,
         max_new_tokens=task.max_new_tokens,
         offline=fold.offline,
+        separator=task.separator,
     )
     references = [transcript(m) for m in test.metadata]
     return metrics.wer_outcome(hypotheses, references), {

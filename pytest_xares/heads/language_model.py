@@ -21,7 +21,8 @@ def load_language_model(
     lm: str, device: torch.device, offline: bool = False
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The causal LM ``lm`` (a hub name or a local directory) and its tokenizer, frozen in eval
-    mode on ``device`` (bf16 weights on a GPU that has bf16). Raises ``Unavailable``, saying what
+    mode on ``device``, its weights float32 on every device (as X-ARES loads it; on CUDA the head
+    runs it under float16 autocast). Raises ``Unavailable``, saying what
     to do, when transformers is not installed or the model cannot be loaded (``offline``: from
     the local Hugging Face cache only)."""
     transformers, tokenizer = _tokenizer(lm, offline)
@@ -29,7 +30,7 @@ def load_language_model(
         model = transformers.AutoModelForCausalLM.from_pretrained(lm, local_files_only=offline)
     except (OSError, ValueError) as error:  # not downloaded, no network, not a model directory
         raise Unavailable(_cannot_load(lm, error)) from None
-    model.to(device=device, dtype=torch.bfloat16 if bf16(device) else torch.float32)
+    model.to(device=device, dtype=torch.float32)
     return model.eval().requires_grad_(False), tokenizer
 
 
@@ -73,7 +74,3 @@ def _cannot_load(lm: str, error: Exception) -> str:
         f"`hf download {example}` (`huggingface-cli download {example}` with huggingface_hub < 1.0), or point "
         f"--xares-asr-lm at a local copy ({reason})"
     )
-
-
-def bf16(device: torch.device) -> bool:
-    return device.type == "cuda" and torch.cuda.is_bf16_supported()

