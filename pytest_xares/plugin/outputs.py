@@ -1,16 +1,18 @@
-"""The built-in output formats, each an implementation of the ``pytest_xares_results`` hook.
+"""The built-in output formats, each an implementation of the ``pytest_xares_results`` hook; and
+the items' properties as JSON in pytest's junit-xml report (``--junitxml``).
 
 A format that fails (a full disk, a directory where a file belongs) says so in the summary and
 never stops the others."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
 
 from pytest_xares.errors import XaresError
+from pytest_xares.outputs.junit import as_junit
 from pytest_xares.outputs.markdown import write_markdown
 from pytest_xares.plugin.session import session_of
 from pytest_xares.results.baseline import update_baseline
@@ -44,14 +46,20 @@ class MarkdownOutput:
         session = session_of(config)
         return _guarded(
             "Markdown report",
-            lambda: "\n".join(write_markdown(results, session.settings.markdown, session.baseline)) or None,
+            lambda: (
+                "\n".join(
+                    write_markdown(results, session.settings.markdown, session.baseline, suite=session.settings.suite)
+                )
+                or None
+            ),
         )
 
 
 class PlotOutput:
     @pytest.hookimpl
     def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
-        path = session_of(config).settings.plot
+        session = session_of(config)
+        path = session.settings.plot
         if path is None or not results.results:
             return None
 
@@ -60,7 +68,7 @@ class PlotOutput:
                 from pytest_xares.outputs.plot import plot_scores
             except ImportError as error:
                 return f"no plot: {error}; install the plotting extra: pip install 'pytest-xares[plot]'"
-            plot_scores(results, path)
+            plot_scores(results, path, session.baseline)
             return f"plot written to {path}"
 
         return _guarded("plot", draw)
@@ -81,9 +89,22 @@ class BaselineOutput:
         return _guarded("baseline", update)
 
 
+class JunitProperties:
+    """Under ``--junitxml``: the items' properties written as JSON, not as Python reprs. pytest's
+    junit-xml writer takes an item's properties from its teardown report, which nothing else here
+    reads them from (the run's results come from the call's)."""
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
+        if report.when == "teardown" and report.user_properties:
+            report.user_properties = as_junit(report.user_properties)
+        return (yield)
+
+
 BUILTIN: dict[str, Any] = {
     "xares-json": JsonOutput(),
     "xares-markdown": MarkdownOutput(),
     "xares-plot": PlotOutput(),
     "xares-baseline": BaselineOutput(),
+    "xares-junit": JunitProperties(),
 }

@@ -1,9 +1,16 @@
 """The results as text: the scores table and the averages (what ``print(results)`` and the end of
-a run show), and the Markdown report."""
+a run show), and the Markdown report.
+
+The terminal table fits 120 columns: a column with nothing in it for the whole run is left out
+(the published scores of a suite without references, kNN where no task has it), a figure reported
+beside a score goes below the table where it would widen the metric column, and the times share
+one unit. Every title (terminal, Markdown, plot) comes from ``title``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
@@ -11,25 +18,30 @@ from pytest_xares.results.baseline import Baseline
 from pytest_xares.results.references import REFERENCE_ENCODER, reference
 
 if TYPE_CHECKING:
-    from pytest_xares.results.scores import Results, TaskResult
+    from pytest_xares.results.scores import Average, Results, TaskResult
 
+KNN_MARK = "†"
 KNN_FOOTNOTE = (
-    f"† published {REFERENCE_ENCODER} kNN scores come from X-ARES 0.1.3, whose kNN normalised the training "
+    f"{KNN_MARK} published {REFERENCE_ENCODER} kNN scores come from X-ARES 0.1.3, whose kNN normalised the training "
     "features per dimension instead of per sample; they are shown for orientation, not for comparison."
 )
+EMPTY = "–"
+PRIVATE_MARK = "*"
+PRIVATE_FOOTNOTE = f"{PRIVATE_MARK} a private task: its data is not public, and the public averages leave it out."
+#: The widest metric cell: longer ones (a retrieval score's two directions) say their figures below the table.
+METRIC_WIDTH = 24
+
+
+def title(results: Results) -> str:
+    """What the terminal section, the Markdown report and the plot are headed with."""
+    meta = ", ".join(f"{key}={value}" for key, value in results.meta.items())
+    return f"X-ARES scores: {results.label}" + (f" ({meta})" if meta else "")
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:
     if value is None:
-        return "–"
+        return EMPTY
     return f"{value:+.3f}" if signed else f"{value:.3f}"
-
-
-def _seconds(results: list[TaskResult]) -> str:
-    if results and all(r.cached for r in results):
-        return "cached"
-    total = sum(r.seconds.get("total", 0.0) for r in results if not r.cached)
-    return f"{total:.1f} s" if total < 120 else f"{total / 60:.1f} min"
 
 
 def _metric(metric: str, result: TaskResult | None) -> str:
@@ -38,70 +50,158 @@ def _metric(metric: str, result: TaskResult | None) -> str:
     return metric + (f" ({', '.join(f'{k} {v:.3f}' for k, v in extra.items())})" if extra else "")
 
 
-def scores_table(results: Results) -> str:
-    tasks = results.tasks
+def _time_unit(results: list[TaskResult]) -> tuple[str, float]:
+    """One unit for the whole time column: seconds, or minutes once a task took ten of them."""
+    longest = max((r.seconds.get("total", 0.0) for r in results if not r.cached), default=0.0)
+    return ("minutes", 60.0) if longest >= 600 else ("seconds", 1.0)
+
+
+def _seconds(results: list[TaskResult], divisor: float) -> str:
+    if results and all(r.cached for r in results):
+        return "cached"
+    return f"{sum(r.seconds.get('total', 0.0) for r in results if not r.cached) / divisor:.1f}"
+
+
+def _table(headers: Sequence[str], rows: list[list[str]], keep: Sequence[int] = (0,)) -> str:
+    """A GitHub-style table without the columns that are empty in every row (but those in ``keep``)."""
+    shown = [i for i in range(len(headers)) if i in keep or any(row[i] != EMPTY for row in rows)]
+    return tabulate(
+        [[row[i] for i in shown] for row in rows],
+        headers=[headers[i] for i in shown],
+        tablefmt="github",
+        disable_numparse=True,
+    )
+
+
+def _by_task(results: Results) -> dict[str, dict[str, TaskResult]]:
     by_task: dict[str, dict[str, TaskResult]] = {}
     for result in results.results:
         by_task.setdefault(result.task, {})[result.method] = result
-    rows = []
+    return by_task
+
+
+def scores_table(results: Results) -> str:
+    return _scores(results)[0]
+
+
+def _scores(results: Results) -> tuple[str, list[str]]:
+    """The scores table, and the figures too wide for its metric column ("demo_captions: audio_to_text …")."""
+    tasks = results.tasks
+    by_task = _by_task(results)
+    unit, divisor = _time_unit(results.results)
+    rows, below = [], []
     for name in (t for t in tasks if t in by_task):
         got = by_task[name]
         mlp, knn = got.get("mlp"), got.get("knn")
         ref_mlp, ref_knn = reference(name, "mlp"), reference(name, "knn")
+        metric = _metric(tasks[name].metric, mlp or knn)
+        if len(metric) > METRIC_WIDTH:
+            metric, extra = tasks[name].metric, metric[len(tasks[name].metric) + 2 : -1]
+            below.append(f"{name} {metric}: {extra}")
         rows.append(
             [
-                name + (" (private)" if tasks[name].private else ""),
-                _metric(tasks[name].metric, mlp or knn),
+                name + (PRIVATE_MARK if tasks[name].private else ""),
+                metric,
                 _fmt(mlp.score if mlp else None),
                 _fmt(knn.score if knn else None),
                 _fmt(ref_mlp),
                 _fmt(mlp.score - ref_mlp if mlp and ref_mlp is not None else None, signed=True),
                 _fmt(ref_knn),
-                _seconds(list(got.values())),
+                _seconds(list(got.values()), divisor),
             ]
         )
-    headers = ["task", "metric", "MLP", "kNN", f"{REFERENCE_ENCODER} MLP", "Δ MLP", f"{REFERENCE_ENCODER} kNN†", "time"]
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    ref = REFERENCE_ENCODER
+    headers = ["task", "metric", "MLP", "kNN", f"{ref} MLP", "Δ MLP", f"{ref} kNN{KNN_MARK}", unit]
+    return _table(headers, rows, keep=(0, 1, 2)), below
+
+
+def _covered(average: Average, results: Results) -> str:
+    """``7`` when the average covers every task of the run with that method and scope, else which are out."""
+    candidates = [
+        r.task
+        for r in results.results
+        if r.method == average.method and (average.scope == "all" or not results.tasks[r.task].private)
+    ]
+    out = [t for t in candidates if t not in average.tasks]
+    if not out:
+        return str(len(average.tasks))
+    named = ", ".join(out[:4]) + (f" and {len(out) - 4} more" if len(out) > 4 else "")
+    return f"{len(average.tasks)} (not {named})"
 
 
 def averages_table(results: Results) -> str:
-    rows = [
-        [
-            f"{a.method.upper() if a.method == 'mlp' else 'kNN'}, {a.scope}",
-            _fmt(a.score),
-            _fmt(a.reference) + ("†" if a.method == "knn" and a.reference is not None else ""),
-            f"{len(a.tasks)}: {', '.join(a.tasks)}",
-        ]
-        for a in results.averages()
-    ]
-    headers = ["weighted average", "score", REFERENCE_ENCODER, "tasks covered"]
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    """One row per method and scope; where the public tasks are all the tasks, one row says both."""
+    averages = results.averages()
+    public = {a.method: a for a in averages if a.scope == "public"}
+    rows = []
+    for a in averages:
+        same = a.scope == "all" and a.method in public and public[a.method].tasks == a.tasks
+        if same:
+            continue
+        both = a.scope == "public" and any(
+            b.method == a.method and b.scope == "all" and b.tasks == a.tasks for b in averages
+        )
+        rows.append(
+            [
+                f"{a.method.upper() if a.method == 'mlp' else 'kNN'}, {'public and all' if both else a.scope}",
+                _fmt(a.score),
+                _fmt(a.reference) + (KNN_MARK if a.method == "knn" and a.reference is not None else ""),
+                _covered(a, results),
+            ]
+        )
+    return _table(["weighted average", "score", REFERENCE_ENCODER, "tasks"], rows, keep=(0, 1, 3))
 
 
 def render(results: Results) -> str:
-    """The scores and averages tables, the kNN footnote, and what did not run (or failed) and why."""
+    """The scores and averages tables, the kNN footnote where a † shows, and what did not run (or
+    failed) and why."""
     parts = []
     if not results.results:
         count = len(results.skipped) + len(results.failed)
         parts.append(f"0 tasks ran: {count} item{'s' if count != 1 else ''} did not run.")
     else:
-        parts += [scores_table(results), "", averages_table(results), KNN_FOOTNOTE]
+        table, below = _scores(results)
+        averages = averages_table(results)
+        parts += [table, *below, "", averages]
+        if KNN_MARK in table or KNN_MARK in averages:
+            parts.append(KNN_FOOTNOTE)
+        if any(results.tasks[r.task].private for r in results.results):
+            parts.append(PRIVATE_FOOTNOTE)
         apart = sorted({r.task for r in results.results if not results.tasks[r.task].averaged})
         if apart:
             parts.append(f"not in the weighted averages (no X-ARES weight): {', '.join(apart)}")
         stored = {r.task: r.bytes_stored for r in results.results}  # a task's methods share its embeddings
         parts.append(f"embeddings cached for these tasks: {sum(stored.values()) / 1e6:.1f} MB")
-    for title, items in (("failed:", results.failed), ("not run:", results.skipped)):
+    for heading, items in (("failed:", results.failed), ("not run:", results.skipped)):
         if items:
             grouped: dict[str, list[str]] = {}
             for item, reason in items.items():
                 grouped.setdefault(reason, []).append(item)
-            parts += ["", title] + [f"  {', '.join(names)}: {reason}" for reason, names in grouped.items()]
+            parts += ["", heading] + [f"  {', '.join(names)}: {reason}" for reason, names in grouped.items()]
     return "\n".join(parts)
 
 
-def markdown(results: Results, baseline: Baseline | None = None) -> str:
-    """Scores, intervals, baseline and differences, published references, then the averages."""
+def about(results: Results, suite: str | None = None, versions: Mapping[str, Any] | None = None) -> str:
+    """What the run was: ``Suite `demo`; encoder `…`; seed 42; pytest-xares 0.1.0, protocol 3, torch 2.13.0``."""
+    parts = [f"suite `{suite}`"] if suite else []
+    if results.encoder:
+        parts.append(f"encoder `{results.encoder}`")
+    parts.append(f"seed {results.seed}")
+    if versions:
+        named = {"pytest_xares": "pytest-xares", "protocol": "protocol", "torch": "torch", "python": "Python"}
+        parts.append(", ".join(f"{label} {versions[key]}" for key, label in named.items() if versions.get(key)))
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def markdown(
+    results: Results,
+    baseline: Baseline | None = None,
+    suite: str | None = None,
+    versions: Mapping[str, Any] | None = None,
+) -> str:
+    """What the run was, then scores, intervals, baseline and differences, published references,
+    then the averages."""
     rows = []
     for r in results.results:
         verdict = baseline.judge(r.task, r.method, r.score) if baseline is not None else None
@@ -116,13 +216,14 @@ def markdown(results: Results, baseline: Baseline | None = None) -> str:
                 _fmt(verdict.baseline if verdict else None),
                 _fmt(verdict.difference if verdict else None, signed=True)
                 + _MARKS.get(verdict.status if verdict else "", ""),
-                _fmt(published) + ("†" if r.method == "knn" and published is not None else ""),
+                _fmt(published) + (KNN_MARK if r.method == "knn" and published is not None else ""),
             ]
         )
     headers = ["task", "method", "metric", "score", "95 % CI", "baseline", "Δ", f"{REFERENCE_ENCODER} (published)"]
-    title = f"### X-ARES scores: {results.encoder}\n\n" if results.encoder else ""
-    body = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-    return f"{title}{body}\n\n{averages_table(results)}\n\n{KNN_FOOTNOTE}\n"
+    body = _table(headers, rows, keep=range(len(headers)))  # every column: a fixed layout for whoever reads it
+    averages = averages_table(results)
+    footnote = f"\n\n{KNN_FOOTNOTE}" if KNN_MARK in body or KNN_MARK in averages else ""
+    return f"### {title(results)}\n\n{about(results, suite, versions)}\n\n{body}\n\n{averages}{footnote}\n"
 
 
 _MARKS = {"regressed": " ❌", "improved": " ⬆", "missing": ""}
