@@ -235,10 +235,9 @@ def test_a_crashed_worker_is_recorded_in_the_results_and_the_table(pytester: pyt
     out = pytester.path / "results.json"
     result = pytester.runpytest_subprocess(
         f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", f"--xares-json={out}",
-        "-n", "2", "--dist=load", *NO_CACHE,
+        "-n", "2", *NO_CACHE,
     )  # fmt: skip
-    # --dist=load: xdist 3.8's loadgroup (the plugin's default) hangs when it replaces a crashed
-    # worker (pytest-dev/pytest-xdist#1323, #1327); the recording does not depend on the schedule.
+    # The plugin's own schedule (a task's items sent together): a crashed worker is replaced and the run ends.
     result.assert_outcomes(passed=2, failed=2)
     document = json.loads(out.read_text())
     assert {(r["task"], r["method"]) for r in document["results"]} == {("tiny", "mlp"), ("tiny", "knn")}

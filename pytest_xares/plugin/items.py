@@ -11,6 +11,7 @@ import pytest
 
 from pytest_xares.data.fetch import ensure_task_data, verify_task_data
 from pytest_xares.data.zenodo import DownloadError
+from pytest_xares.engine.estimate import PROPERTY as ESTIMATE_PROPERTY
 from pytest_xares.engine.policy import run_item
 from pytest_xares.engine.runtime import CHECK_NAMES
 from pytest_xares.errors import MissingData, NotRun, XaresError
@@ -28,18 +29,19 @@ from pytest_xares.task import Task
 class XaresSuite(pytest.Collector):
     """The root of the suite's nodes (``xares``), holding the encoder checks and one node per task.
 
-    ``data_mode`` (``"download"`` or ``"verify"``): no encoder, one data item per task instead."""
+    ``mode`` ``"download"`` or ``"verify"``: no encoder, one data item per task instead;
+    ``"estimate"``: one estimate item per task, and no checks (they would store their verdicts)."""
 
-    def __init__(self, tasks: list[Task], data_mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, tasks: list[Task], mode: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tasks = tasks
-        self.data_mode = data_mode
+        self.mode = mode
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
-        if self.data_mode is None:
+        if self.mode is None:
             yield EncoderChecks.from_parent(self, name="encoder")
         for task in self.tasks:
-            yield TaskNode.from_parent(self, name=task.name, task=task, data_mode=self.data_mode)
+            yield TaskNode.from_parent(self, name=task.name, task=task, mode=self.mode)
 
 
 class EncoderChecks(pytest.Collector):
@@ -52,14 +54,19 @@ class EncoderChecks(pytest.Collector):
 
 
 class TaskNode(pytest.Collector):
-    def __init__(self, task: Task, data_mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, task: Task, mode: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.task = task
-        self.data_mode = data_mode
+        self.mode = mode
 
     def collect(self) -> Iterator[pytest.Item]:
-        if self.data_mode is not None:
-            item: XaresItem = DataItem.from_parent(self, name=self.data_mode, task=self.task)
+        if self.mode == "estimate":
+            item: XaresItem = EstimateItem.from_parent(self, name="estimate", task=self.task)
+            item.add_marker("xares")
+            yield item
+            return
+        if self.mode is not None:
+            item = DataItem.from_parent(self, name=self.mode, task=self.task)
             item.add_marker("xares")
             item.add_marker("xares_data")
             yield item
@@ -68,7 +75,8 @@ class TaskNode(pytest.Collector):
             item = TaskItem.from_parent(self, name=method, task=self.task)
             item.add_marker("xares")
             item.add_marker(method)
-            # One worker evaluates both methods of a task where xdist groups items (--dist loadgroup).
+            # For an explicit --dist loadgroup (where xdist can still group: pytest before 9.2); the
+            # plugin's own default groups by the ids instead (plugin.scheduling).
             item.add_marker(pytest.mark.xdist_group(self.task.name))
             yield item
 
@@ -165,3 +173,16 @@ class DataItem(XaresItem):
         finally:
             progress.close()
         self.user_properties.append((DATA_PROPERTY, outcome.to_dict()))
+
+
+class EstimateItem(XaresItem):
+    """``xares::<task>::estimate`` (``--xares-estimate``): what the task would download, store and
+    take on this worker's device; the session prints the table. Nothing is fetched or cached."""
+
+    def __init__(self, task: Task, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+
+    def runtest(self) -> None:
+        estimate = session_of(self.config).runtime().estimate(self.task)
+        self.user_properties.append((ESTIMATE_PROPERTY, estimate.to_dict()))
