@@ -11,7 +11,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -129,16 +129,19 @@ def evaluate(
     batch_size: int | None = None,
     asr_lm: str | None = None,
     progress: bool = True,
+    name: str | None = None,
+    meta: Mapping[str, str] | None = None,
 ) -> Results:
     """Evaluate ``encoder`` on ``tasks`` (names or definitions; default: all of ``suite``).
 
     Uses the same data directory, cache, probes and seed as ``pytest --xares-encoder``, so a
     score from here and from the plugin agree. Tasks whose data is absent are listed in
     ``results.skipped`` with the reason. Raises ``EncoderError`` when a check that makes
-    evaluation meaningless fails.
+    evaluation meaningless fails. ``name`` and ``meta`` label the results as ``--xares-name`` and
+    ``--xares-meta`` do.
     """
     chosen = resolve_tasks(tasks, suite)
-    runtime, name = _runtime(
+    runtime, spec = _runtime(
         encoder,
         progress,
         data_dir=data_dir,
@@ -159,4 +162,6 @@ def evaluate(
                 collected.append(run_item(runtime, task, method))
             except NotRun as reason:
                 skipped[f"{task.name}::{method}"] = str(reason)
-    return Results(collected, {t.name: t for t in chosen}, skipped, name, runtime.settings.seed)
+    return Results(
+        collected, {t.name: t for t in chosen}, skipped, spec, runtime.settings.seed, name=name, meta=dict(meta or {})
+    )

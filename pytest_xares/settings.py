@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,31 @@ def _bad(text: str) -> str:
     raise ValueError(text)
 
 
+def parse_meta(value: str | list[str] | Mapping[str, Any]) -> dict[str, str]:
+    """``--xares-meta`` entries as a dict: a list of ``key=value`` (one per flag on the command
+    line, one per line of the ini setting), text holding entries separated by newlines or ``;``
+    (the environment variable), or a mapping (the Python API). A malformed entry or a key given
+    twice is a ``UsageError`` naming it."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    entries = re.split(r"[\n;]", value) if isinstance(value, str) else value
+    meta: dict[str, str] = {}
+    for entry in (e.strip() for e in entries):
+        if not entry:
+            continue
+        key, equals, text = entry.partition("=")
+        key = key.strip()
+        if not equals or not key or any(c.isspace() for c in key):
+            raise UsageError(
+                f"--xares-meta: {entry!r} is not key=value (a key without spaces, an equals sign, "
+                "then the value: --xares-meta commit=3f2a1c)"
+            )
+        if key in meta:
+            raise UsageError(f"--xares-meta: {key!r} is given twice ({meta[key]!r} and {text.strip()!r})")
+        meta[key] = text.strip()
+    return meta
+
+
 def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xares"
 
@@ -51,6 +76,8 @@ class Option:
     parse: Callable[[str], Any] = str
     metavar: str | None = None
     flag: bool = False  # a switch: --xares-NAME on the command line, 1/true/yes/on elsewhere
+    #: Given once per value on the command line (a list reaches ``parse``), one per line in the ini.
+    repeat: bool = False
 
     @property
     def attribute(self) -> str:
@@ -175,6 +202,28 @@ OPTIONS = (
         lambda text: text if text in KNN_MODES else _bad(text),
         "MODE",
     ),
+    Option(
+        "name",
+        "what the results are called in the results file, the reports and `xares compare` (default: the encoder)",
+        metavar="NAME",
+    ),
+    Option(
+        "meta",
+        "a label written into the results file and shown in comparisons: key=value (repeat the option for more; "
+        "XARES_META separates entries with ';')",
+        dict,
+        parse_meta,
+        "KEY=VALUE",
+        repeat=True,
+    ),
+    Option(
+        "estimate",
+        "print per selected task the download, the cache's disk and the encoding time, from the data and a "
+        "timing of the encoder on this device; nothing is downloaded, scored or cached",
+        lambda: False,
+        parse_flag,
+        flag=True,
+    ),
 )
 
 
@@ -200,6 +249,9 @@ class Settings:
     verify_data: bool = False
     asr_lm: str | None = None
     knn: str = "per-sample"
+    name: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+    estimate: bool = False
 
     @property
     def active(self) -> bool:
@@ -231,10 +283,14 @@ def resolve(*sources: Mapping[str, Any], base: Path) -> Settings:
     values: dict[str, Any] = {}
     for option in OPTIONS:
         raw = next(
-            (source[option.attribute] for source in sources if source.get(option.attribute) not in (None, "")), None
+            (source[option.attribute] for source in sources if source.get(option.attribute) not in (None, "", [])),
+            None,
         )
         try:
-            value = option.default() if raw is None else option.parse(raw) if isinstance(raw, str) else raw
+            parsed = isinstance(raw, str) or option.repeat
+            value = option.default() if raw is None else option.parse(raw) if parsed else raw
+        except UsageError:
+            raise  # it names the value and says what to do
         except ValueError:
             raise UsageError(f"--xares-{option.name}: cannot read {raw!r} ({option.help})") from None
         if option.parse is Path and value is not None:
@@ -255,6 +311,8 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--xares-suite must be {' or '.join(map(repr, SUITES))}, not {s.suite!r}")
     if s.update_baseline and s.baseline is None:
         raise UsageError("--xares-update-baseline needs --xares-baseline=PATH: the file to write")
+    if s.estimate and (s.encoder is None or s.data_mode is not None):
+        raise UsageError("--xares-estimate needs --xares-encoder=SPEC (it times the encoder) and no data-only option")
     if s.download_only and s.verify_data:
         raise UsageError("choose one of --xares-download-only and --xares-verify-data")
     if not s.zenodo_url.startswith(("http://", "https://")):

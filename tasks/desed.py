@@ -9,6 +9,9 @@ from pytest_xares.task import FrameTask, splits, vocabulary
 TASK = FrameTask(
     name="desed",
     formal_name="DESED",
+    description="Sound event detection: when each of 10 domestic sound classes is active in 10 s recordings.",
+    reference="https://project.inria.fr/desed/",
+    domain="sound",
     record=14808180,
     splits=splits("wds-audio-train", "wds-audio-eval", "wds-audio-eval"),
     classes=vocabulary("desed"),

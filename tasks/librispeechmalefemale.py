@@ -9,6 +9,9 @@ from pytest_xares.task import ClipTask, splits
 TASK = ClipTask(
     name="librispeechmalefemale",
     formal_name="LibriSpeech-MF",
+    description="Speaker gender of read English audiobooks (LibriSpeech): male or female.",
+    reference="https://www.openslr.org/12",
+    domain="speech",
     record=14716252,
     folder="librispeech",  # shared with the LibriSpeech-100h (ASR) task of the same record
     splits=splits("train-clean-100", "dev-clean", "test-clean"),

@@ -9,6 +9,9 @@ from pytest_xares.task import FrameTask, splits, vocabulary
 TASK = FrameTask(
     name="maestro",
     formal_name="MAESTRO",
+    description="Piano note detection: which of 87 notes (MIDI 21 to 107) sound in each frame of piano performances.",
+    reference="https://magenta.tensorflow.org/datasets/maestro",
+    domain="music",
     record=14858022,
     splits=splits("maestro_train", "maestro_valid", "maestro_test"),
     onset="start",

@@ -86,7 +86,7 @@ def test_a_user_task_runs_and_the_table_and_json_report_it(pytester: pytest.Pyte
     assert {r["method"] for r in document["results"]} == {"mlp", "knn"}
     for r in document["results"]:
         assert r["task"] == "tiny" and 0.0 <= r["score"] <= 1.0 and r["samples"]["test"] == 24
-        assert set(r["seconds"]) == {"data", "encode", "probe", "total"} and r["bytes_stored"] > 0
+        assert set(r["seconds"]) == {"data", "encode", "wait", "probe", "total"} and r["bytes_stored"] > 0
         assert r["encoder_fingerprint"] == document["encoder_fingerprint"]
     assert document["protocol"] and document["torch"] and document["seed"] == 42
     assert document["encoder"] == str(spec)

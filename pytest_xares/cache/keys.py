@@ -18,6 +18,9 @@ from pytest_xares.task import Task
 #: Bumped whenever a change to the engine changes a score; it is part of every cache key.
 #: 3: audio is resampled as X-ARES resamples it (torchaudio's windowed sinc), not with soxr.
 PROTOCOL_VERSION = "3"
+#: Bumped when a score entry gains what an older one lacks, so that the older is computed again
+#: (from its cached embeddings). 2: the per-clip data of a paired comparison (``results.paired``).
+RESULT_LAYOUT = "2"
 
 
 def embedding_key(encoder_fingerprint: str, task: Task, pattern: str, shards: list[Path], frames: bool) -> str:
@@ -41,7 +44,9 @@ def result_key(
 ) -> str:
     """A task's score by one method, from the embeddings of its splits; ``options`` are the
     head's settings that change the score (the ASR task's language model)."""
-    return digest(PROTOCOL_VERSION, dict(embedding_keys), task.fingerprint(), method, seed, dict(options))
+    return digest(
+        PROTOCOL_VERSION, RESULT_LAYOUT, dict(embedding_keys), task.fingerprint(), method, seed, dict(options)
+    )
 
 
 def check_key(encoder_fingerprint: str, device_type: str) -> str:

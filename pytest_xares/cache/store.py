@@ -29,13 +29,18 @@ T = TypeVar("T")
 
 class Cache:
     """Files under one root: ``embeddings/<task>/<key>.npz`` (and ``.f16`` frames),
-    ``results/<task>/<key>.json``, ``checks/<check>/<key>.json``; their locks under ``.locks/``."""
+    ``results/<task>/<key>.json``, ``checks/<check>/<key>.json``; their locks under ``.locks/``;
+    the records of which encoder used them under ``usage/`` (``cache.housekeeping``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        #: Every entry path handed out, for the record of use (``cache.housekeeping``).
+        self.touched: set[Path] = set()
 
     def path(self, kind: str, group: str, key: str, suffix: str) -> Path:
-        return self.root / kind / group / f"{key}{suffix}"
+        path = self.root / kind / group / f"{key}{suffix}"
+        self.touched.add(path)
+        return path
 
     @contextlib.contextmanager
     def locked(self, path: Path) -> Iterator[None]:

@@ -18,6 +18,7 @@ from pytest_xares.engine.progress import Progress
 from pytest_xares.heads import Fold, check_available, head_options, stores_frames, train_and_score
 from pytest_xares.heads.metrics import bootstrap_interval
 from pytest_xares.heads.train import TrainConfig
+from pytest_xares.results.paired import per_clip
 from pytest_xares.results.scores import TaskResult
 from pytest_xares.settings import Settings
 from pytest_xares.task import KFold, Task
@@ -63,7 +64,9 @@ def evaluate(
     offline = zenodo is None
     check_available(task, method, options, offline)
     sets: dict[str, Split] = {}
-    encode_seconds, paths, encoded = 0.0, [], {}
+    # encode: the splits this item encoded; wait: those another item encoded, read from the cache
+    # (under -n perhaps after waiting for the worker that held the split's lock).
+    spent, paths, encoded = {"encode": 0.0, "wait": 0.0}, [], {}
     busy = None if progress is None else progress.busy
     for pattern, files in shards.items():
         t0 = time.perf_counter()
@@ -71,7 +74,7 @@ def evaluate(
         sets[pattern], stats, stored = embeddings(
             cache, loaded, task, pattern, files, frames, settings.batch_size, report, busy
         )
-        encode_seconds += time.perf_counter() - t0
+        spent["wait" if stats is None else "encode"] += time.perf_counter() - t0
         paths += stored
         if stats is not None:  # encoded here, not read from the cache
             encoded[pattern] = {
@@ -83,7 +86,7 @@ def evaluate(
     t0 = time.perf_counter()
     epochs = None if progress is None else progress.epochs(f"{task.name} {method}", task.epochs)
     config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, settings.seed, report=epochs)
-    outcomes, details, samples = [], [], {"train": 0, "test": 0}
+    outcomes, details, samples, test_keys = [], [], {"train": 0, "test": 0}, []
     for train, valid, test in folds_of(task, sets):
         outcome, detail = train_and_score(
             method, Fold(task, train, valid, test, config, loaded.device, options, offline)
@@ -92,6 +95,7 @@ def evaluate(
         details.append(detail)
         samples["train"] += len(train.keys)
         samples["test"] += len(test.keys)
+        test_keys.append(test.keys)
     probe_seconds = time.perf_counter() - t0
     fold_scores = [o.score for o in outcomes]
     extra = {name: float(np.mean([o.extra[name] for o in outcomes])) for name in outcomes[0].extra}
@@ -106,7 +110,8 @@ def evaluate(
         samples=samples,
         seconds={
             "data": round(data_seconds, 3),
-            "encode": round(encode_seconds, 3),
+            "encode": round(spent["encode"], 3),
+            "wait": round(spent["wait"], 3),
             "probe": round(probe_seconds, 3),
             "total": round(time.perf_counter() - started, 3),
         },
@@ -115,6 +120,7 @@ def evaluate(
         device=str(loaded.device),
         seed=settings.seed,
         extra=extra,
+        per_clip=per_clip(outcomes, test_keys),
         details={"encoded": encoded, **({"folds": details} if any(details) else {})},
     )
     cache.write_entry(result_path, result.to_dict())

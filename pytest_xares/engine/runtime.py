@@ -11,18 +11,22 @@ import functools
 import gc
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from pytest_xares.cache.housekeeping import UsageRecorder
 from pytest_xares.cache.keys import check_key
 from pytest_xares.cache.store import Cache
 from pytest_xares.data.transfer import Listener
 from pytest_xares.data.zenodo import Zenodo
 from pytest_xares.encoder import EncoderError, LoadedEncoder, build, checks
 from pytest_xares.encoder.fingerprint import fingerprint
+from pytest_xares.engine.estimate import Estimate, estimate_task
 from pytest_xares.engine.evaluate import evaluate
+from pytest_xares.engine.plan import Sizes
 from pytest_xares.engine.progress import Progress
 from pytest_xares.heads import stores_frames
 from pytest_xares.results.scores import TaskResult
@@ -100,6 +104,9 @@ class Runtime:
         self._loaded: LoadedEncoder | None = None
         self._load_error: str | None = None
         self._checks: dict[str, CheckResult] = {}
+        self._timings: dict[tuple[int, int], float] = {}  # forward passes timed for estimates
+        self._attributes: dict[str, Any] | None = None
+        self._usage: UsageRecorder | None = None
 
     def encoder(self) -> LoadedEncoder:
         """The built encoder in eval mode on this process's device; raises ``EncoderError``."""
@@ -121,6 +128,11 @@ class Runtime:
             assert self.settings.encoder is not None  # __init__ made sure of an encoder or its spec
             module = build(self.settings.encoder)
         device = choose_device(self.settings.device)
+        if device.type == "cuda":
+            # This worker's GPU becomes the current one, before anything touches CUDA: no worker
+            # opens a context on GPU 0 besides its own, and what uses the current device (an
+            # encoder's own .cuda(), empty_cache after running out of memory) uses its GPU.
+            torch.cuda.set_device(device)
         if not isinstance(module, torch.nn.Module):
             return LoadedEncoder(module, "", device)  # the is_module check reports it
         fp = fingerprint(module)
@@ -134,7 +146,17 @@ class Runtime:
         """The verdict of one interface check, computed once per encoder and cached on disk."""
         if name not in self._checks:
             self._checks[name] = self._run_check(name)
+            self._record_use("checks")
         return self._checks[name]
+
+    def _record_use(self, group: str) -> None:
+        """Note in the cache that this encoder used the entries it just touched (``xares cache``)."""
+        if self._loaded is None:
+            return
+        if self._usage is None:
+            spec = str(self.settings.encoder) if self.settings.encoder else type(self._loaded.module).__name__
+            self._usage = UsageRecorder(self.cache, self._loaded.fingerprint, spec)
+        self._usage.record(group)
 
     def _run_check(self, name: str) -> CheckResult:
         try:
@@ -162,7 +184,8 @@ class Runtime:
     def _compute_check(self, check: checks.Check, loaded: LoadedEncoder, path: Path) -> CheckResult:
         started = time.perf_counter()
         try:
-            check.run(loaded.module, loaded.device)
+            with self.progress.busy(f"encoder check {check.name!r}"):  # a 10-minute input can take minutes
+                check.run(loaded.module, loaded.device)
             result = CheckResult("passed", seconds=time.perf_counter() - started)
         except checks.CheckFailure as failure:
             result = CheckResult("failed", str(failure), time.perf_counter() - started)
@@ -171,10 +194,40 @@ class Runtime:
         return result
 
     def evaluate(self, task: Task, method: str) -> TaskResult:
+        """The item's result (cached or computed), with the encoder's attributes for the results file."""
+        sizes = Sizes(self.settings.cache_dir, self.settings.data_dir)
+        self.progress.start_task(task, {pattern: size.clips for pattern, size in sizes.known(task).items()})
         try:
-            return evaluate(task, method, self.encoder(), self.cache, self.settings, self.progress, self.zenodo)
+            loaded = self.encoder()
+            result = evaluate(task, method, loaded, self.cache, self.settings, self.progress, self.zenodo)
         finally:
             self.progress.close()
+            self.progress.task_done(task.name)  # encoded, or never to be: either way not left to do
+        if not result.cached:
+            sizes.record(task, result.details.get("encoded", {}))
+        self._record_use(task.name)
+        return replace(result, encoder_attributes=self.attributes())
+
+    def estimate(self, task: Task) -> Estimate:
+        """What evaluating ``task`` would download, store and take here (``--xares-estimate``):
+        the encoder is built and timed on this process's device; nothing is fetched, encoded or cached."""
+        try:
+            return estimate_task(
+                task, self.encoder(), self.settings.data_dir, self.zenodo, self.settings.batch_size, self._timings
+            )
+        finally:
+            self.progress.close()
+
+    def attributes(self) -> dict[str, Any]:
+        """The encoder's declared attributes and its number of parameters (counted once)."""
+        if self._attributes is None:
+            module = self.encoder().module
+            declared = {name: getattr(module, name, None) for name in ("sampling_rate", "output_dim", "hop_size_in_ms")}
+            self._attributes = {
+                **{name: v if isinstance(v, (int, float)) else repr(v) for name, v in declared.items()},
+                "parameters": sum(p.numel() for p in module.parameters()),
+            }
+        return self._attributes
 
     def gate(self, task: Task | None = None) -> str | None:
         """Why task items (of ``task``) cannot run (a gating check did not pass), or ``None``.

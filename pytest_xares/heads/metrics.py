@@ -31,6 +31,10 @@ class Outcome:
     units: int
     rescore: Callable[[np.ndarray], float] = field(repr=False)
     extra: dict[str, float] = field(default_factory=dict)
+    #: What the score is computed from, unit by unit: the computation's name and its arrays (units
+    #: along the first axis), kept in the results file so that two encoders' results on the same
+    #: test units can be resampled together (``pytest_xares.results.paired``).
+    per_unit: tuple[str, dict[str, np.ndarray]] | None = field(default=None, repr=False)
 
 
 def accuracy(predicted: np.ndarray, targets: np.ndarray) -> float:
@@ -43,7 +47,12 @@ def accuracy_outcome(predicted: np.ndarray, targets: np.ndarray) -> Outcome:
     correct = (np.asarray(predicted) == np.asarray(targets)).astype(np.float64)
     if len(correct) == 0:
         raise ValueError("accuracy of an empty test set")
-    return Outcome(float(correct.mean()), len(correct), lambda counts: float(counts @ correct / counts.sum()))
+    return Outcome(
+        float(correct.mean()),
+        len(correct),
+        lambda counts: float(counts @ correct / counts.sum()),
+        per_unit=("accuracy", {"correct": correct}),
+    )
 
 
 def bootstrap_interval(
@@ -188,7 +197,9 @@ def map_outcome(scores: np.ndarray, targets: np.ndarray) -> Outcome:
     def rescore(counts: np.ndarray) -> float:
         return _mean_over_scored(ranking.average_precision(np.asarray(counts, dtype=np.float64)))
 
-    return Outcome(rescore(np.ones(len(scores))), len(scores), rescore)
+    return Outcome(
+        rescore(np.ones(len(scores))), len(scores), rescore, per_unit=("map", {"scores": scores, "targets": targets})
+    )
 
 
 # --- regression ---------------------------------------------------------------------------------
@@ -240,6 +251,7 @@ def regression_outcome(predicted: np.ndarray, targets: np.ndarray) -> Outcome:
         len(targets),
         lambda counts: pearson(predicted, targets, counts),
         {"mse": mean_squared_error(predicted, targets)},
+        ("pearson", {"predicted": predicted, "targets": targets}),
     )
 
 
@@ -333,7 +345,9 @@ def segment_f1_outcome(
     def rescore(counts: np.ndarray) -> float:
         return f1_from_counts(counts @ tp, counts @ fp, counts @ fn, average)
 
-    return Outcome(rescore(np.ones(len(tp))), len(tp), rescore)
+    return Outcome(
+        rescore(np.ones(len(tp))), len(tp), rescore, per_unit=(f"f1_{average}", {"tp": tp, "fp": fp, "fn": fn})
+    )
 
 
 # --- word error rate ----------------------------------------------------------------------------
@@ -386,4 +400,4 @@ def wer_outcome(hypotheses: Sequence[str], references: Sequence[str]) -> Outcome
         return float(np.maximum(0.0, 1.0 - rate(counts)))  # np.maximum keeps a NaN, max() would not
 
     ones = np.ones(len(words))
-    return Outcome(rescore(ones), len(words), rescore, {"wer": rate(ones)})
+    return Outcome(rescore(ones), len(words), rescore, {"wer": rate(ones)}, ("wer", {"errors": errors, "words": words}))

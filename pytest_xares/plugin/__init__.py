@@ -8,6 +8,8 @@ The run's state is one ``XaresSession`` (``plugin.session``); the suite's nodes 
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable
 
 import pytest
@@ -36,6 +38,19 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspec)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--xares-list``: print the suite's tasks (``-k`` selects by name) and stop, as ``--markers`` does."""
+    if not config.getoption("xares_list"):
+        return None
+    from pytest_xares.cli.main import list_tasks
+
+    try:
+        return list_tasks(settings_from(config), config.getoption("keyword"), config.getoption("verbose") > 0)
+    except XaresError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     settings = settings_from(config)
     if not settings.active:
@@ -57,14 +72,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # no paths given: run the suite only, not the tests around it
     if _is_xdist_controller(config) and config.getoption("dist", "no") == "load" and not _dist_chosen(config):
-        config.option.dist = "loadgroup"  # keep a task's items on one worker (see the xdist_group marks)
+        from pytest_xares.plugin.scheduling import TaskGrouping
+
+        config.pluginmanager.register(TaskGrouping(), "xares-scheduling")  # a task's items on one worker
     if session.is_worker:
         from pytest_xares.engine.runtime import share_cores
 
         share_cores()
     else:
+        from pytest_xares.plugin.capture import FOLLOW, FollowRun
         from pytest_xares.plugin.outputs import BUILTIN
 
+        config.pluginmanager.register(FollowRun(config, session), FOLLOW)  # the plan, progress, time left
         for name, output in BUILTIN.items():
             config.pluginmanager.register(output, name)
 
@@ -74,7 +93,13 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 
 def _dist_chosen(config: pytest.Config) -> bool:
-    return any(arg == "--dist" or arg.startswith("--dist=") or arg == "-d" for arg in config.invocation_params.args)
+    """Whether the user chose a ``--dist`` mode: on the command line, in ``PYTEST_ADDOPTS`` or in ini ``addopts``."""
+    args = [
+        *config.invocation_params.args,
+        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+        *config.getini("addopts"),
+    ]
+    return any(arg == "--dist" or arg.startswith("--dist=") or arg == "-d" for arg in args)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -85,9 +110,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     from pytest_xares.plugin.items import XaresSuite
 
     state = session_of(config)
-    suite = XaresSuite.from_parent(
-        session, name="xares", nodeid="xares", tasks=state.tasks, data_mode=state.settings.data_mode
-    )
+    mode = "estimate" if state.settings.estimate else state.settings.data_mode
+    suite = XaresSuite.from_parent(session, name="xares", nodeid="xares", tasks=state.tasks, mode=mode)
     # genitems reports the nodes as collected, so counts, --co and xdist's collection see them.
     items[:0] = list(session.genitems(suite))
 

@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from pytest_xares.engine.estimate import PROPERTY as ESTIMATE_PROPERTY
+from pytest_xares.engine.estimate import Estimate, table
 from pytest_xares.engine.progress import Progress
 from pytest_xares.outputs.junit import BASELINE_PROPERTY, DATA_PROPERTY, RESULT_PROPERTY
 from pytest_xares.outputs.terminal import scores_lines
 from pytest_xares.plugin.capture import progress_for
 from pytest_xares.results.baseline import Baseline
 from pytest_xares.results.scores import Results, TaskInfo, TaskResult
+from pytest_xares.results.table import title
 from pytest_xares.settings import Settings
 from pytest_xares.task import Task
 
@@ -43,6 +46,7 @@ class XaresSession:
         self.verdicts: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.data: list[dict[str, Any]] = []
+        self.estimates: list[Estimate] = []
         self._runtime: Runtime | None = None
         self._data_source: tuple[Progress, Zenodo | None] | None = None
 
@@ -92,9 +96,13 @@ class XaresSession:
                 self.verdicts.append(value)
             elif name == DATA_PROPERTY:
                 self.data.append(value)
+            elif name == ESTIMATE_PROPERTY:
+                self.estimates.append(Estimate.from_dict(value))
 
     def _failed_without_result(self, report: pytest.TestReport) -> None:
         parts = report.nodeid.split("::")
+        if len(parts) == 3:
+            parts[2] = parts[2].split("@", 1)[0]  # under loadgroup xdist's suffix follows: mlp@esc50
         if (
             len(parts) != 3
             or parts[0] != "xares"
@@ -108,7 +116,10 @@ class XaresSession:
     def results(self) -> Results:
         spec = str(self.settings.encoder) if self.settings.encoder else None
         tasks: dict[str, Task | TaskInfo] = {t.name: t for t in self.tasks}
-        return Results(self.collected, tasks, self.skipped, spec, self.settings.seed, self.failed)
+        settings = self.settings
+        return Results(
+            self.collected, tasks, self.skipped, spec, settings.seed, self.failed, settings.name, settings.meta
+        )
 
     # The end of the run ------------------------------------------------------------------------
 
@@ -124,8 +135,12 @@ class XaresSession:
 
             terminalreporter.section(f"X-ARES data: {self.settings.data_mode} ({self.settings.data_dir})")
             terminalreporter.write_line(summary(self.data))
+        if self.estimates:
+            workers = int(getattr(self.config.option, "numprocesses", None) or 1)
+            terminalreporter.section(f"X-ARES estimate: {self.settings.encoder} (nothing was downloaded or cached)")
+            terminalreporter.write_line(table(self.estimates, workers))
         if not (self.collected or self.skipped or self.failed):
             return
-        terminalreporter.section(f"X-ARES scores: {self.settings.encoder}")
+        terminalreporter.section(title(self.results()))
         for line in scores_lines(self.results(), self.verdicts, self.settings.baseline, self.notes):
             terminalreporter.write_line(line)

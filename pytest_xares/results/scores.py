@@ -30,7 +30,7 @@ class TaskResult:
     fold_scores: list[float]
     interval: tuple[float, float] | list[float]  # 95 % bootstrap interval over the test clips
     samples: dict[str, int]  # train / test sample counts (summed over folds)
-    seconds: dict[str, float]  # data, encode, probe, total
+    seconds: dict[str, float]  # data, encode, wait (for another process's encoding), probe, total
     bytes_stored: int
     encoder_fingerprint: str
     device: str
@@ -39,6 +39,12 @@ class TaskResult:
     #: Figures reported beside the score (a regression's MSE, the WER of speech recognition).
     extra: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    #: Per fold, the test clips' keys and what the score is computed from clip by clip, compressed
+    #: (``results.paired``): what ``xares compare`` resamples. ``None`` in older results files.
+    per_clip: list[dict[str, Any]] | None = None
+    #: The encoder's declared ``sampling_rate``, ``output_dim``, ``hop_size_in_ms`` and its
+    #: ``parameters`` (count), as the process that ran the item found them.
+    encoder_attributes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,6 +165,9 @@ class Results:
     encoder: str | None = None
     seed: int = 42
     failed: dict[str, str] = field(default_factory=dict)
+    #: ``--xares-name`` and ``--xares-meta key=value``: what the run is called in reports and comparisons.
+    name: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         order = {name: i for i, name in enumerate(self.tasks)}
@@ -174,10 +183,23 @@ class Results:
     def averages(self) -> list[Average]:
         return averages(self.results, self.tasks)
 
+    @property
+    def label(self) -> str:
+        """What reports call the run: its ``--xares-name``, else the encoder."""
+        return self.name or self.encoder or "results"
+
+    @property
+    def encoder_attributes(self) -> dict[str, Any]:
+        """The encoder's declared attributes and parameter count, where an item recorded them."""
+        return next((r.encoder_attributes for r in self.results if r.encoder_attributes), {})
+
     def to_dict(self) -> dict[str, Any]:
         fingerprints = sorted({r.encoder_fingerprint for r in self.results})
         return {
             **provenance(self.encoder, self.seed),
+            "name": self.name,
+            "meta": self.meta,
+            "encoder_attributes": self.encoder_attributes,
             "encoder_fingerprint": fingerprints[0] if len(fingerprints) == 1 else fingerprints,
             "devices": sorted({r.device for r in self.results}),
             "results": [r.to_dict() for r in self.results],
@@ -192,9 +214,12 @@ class Results:
         """Read back what ``to_dict`` (or ``--xares-json``) wrote."""
         tasks: dict[str, Task | TaskInfo] = {name: TaskInfo(**info) for name, info in document.get("tasks", {}).items()}
         results = [TaskResult.from_dict(r) for r in document.get("results", [])]
+        meta = document.get("meta") or {}
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise ValueError(f"meta is not a mapping of names to text: {meta!r}")
         return cls(
             results, tasks, document.get("skipped", {}), document.get("encoder"), document.get("seed", 42),
-            document.get("failed", {}),
+            document.get("failed", {}), document.get("name"), meta,
         )  # fmt: skip
 
     @classmethod
@@ -204,7 +229,8 @@ class Results:
         naming the files; an encoder named differently in two files is still one encoder.
 
         A task and method present in several files keeps its latest entry; a skip or a failure is
-        dropped where another file has the score.
+        dropped where another file has the score. Names (``--xares-name``) are joined; a ``meta``
+        key in several files keeps its latest value.
         """
         fingerprints: dict[str, set[str]] = {}
         for name, part in parts.items():
@@ -233,7 +259,12 @@ class Results:
         failed = {item: why for item, why in failed.items() if tuple(item.split("::")) not in results}
         encoders = sorted({str(part.encoder) for part in parts.values()})
         encoder = encoders[0] if len(encoders) == 1 else ", ".join(encoders)
-        return cls(list(results.values()), tasks, skipped, encoder, seeds.pop() if seeds else 42, failed)
+        names = list(dict.fromkeys(part.name for part in parts.values() if part.name))
+        meta = {key: value for part in parts.values() for key, value in part.meta.items()}
+        return cls(
+            list(results.values()), tasks, skipped, encoder, seeds.pop() if seeds else 42, failed,
+            ", ".join(names) or None, meta,
+        )  # fmt: skip
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The results with their provenance as JSON; also written (atomically) to ``path`` if given."""

@@ -74,6 +74,10 @@ def vocabulary(task_name: str) -> tuple[Any, ...]:
     return tuple(json.loads(text)[task_name])
 
 
+#: The metadata of the fields that describe a task without changing its scores.
+_NOT_SCORED = {"scored": False}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Task:
     """The fields every kind shares. ``label`` names the json field a target is read from, and
@@ -99,6 +103,12 @@ class Task:
     folder: str | None = None
     #: Whether the task counts in the weighted averages (speechocean762 does not: X-ARES never had it).
     averaged: bool = True
+    #: What the task asks of an encoder, in one line; where the data comes from (a paper or the
+    #: dataset's page, or the module that synthesises it); ``speech``, ``sound`` or ``music``.
+    #: Shown by ``xares tasks``; they change no score, so they are not in the fingerprint.
+    description: str = field(default="", metadata=_NOT_SCORED)
+    reference: str = field(default="", metadata=_NOT_SCORED)
+    domain: str = field(default="", metadata=_NOT_SCORED)
 
     #: The kind's name, as the report and ``task.kind`` checks show it.
     kind: ClassVar[str]
@@ -138,7 +148,7 @@ class Task:
     def fingerprint(self) -> str:
         """A digest of every field that changes a score (functions by their source code)."""
         described = {}
-        for f in fields(self):
+        for f in (f for f in fields(self) if f.metadata.get("scored", True)):
             value = getattr(self, f.name)
             if callable(value):
                 try:

@@ -51,6 +51,9 @@ def _brightness_clip(rng: np.random.Generator, field: str) -> tuple[dict[str, fl
 TASK = RegressionTask(
     name="demo_brightness",
     formal_name="Demo: brightness",
+    description="Synthetic: a rated score (0 to 10) of how bright a harmonic tone sounds (regression).",
+    reference="pytest_xares.tasks.demo.brightness (synthesised)",
+    domain="sound",
     source=synthesise_brightness,
     splits=splits("demo_brightness_train", "demo_brightness_test", "demo_brightness_test"),
     label="brightness",

@@ -126,6 +126,9 @@ def _captions_clip(rng: np.random.Generator, index: int) -> tuple[dict[str, str]
 TASK = RetrievalTask(
     name="demo_captions",
     formal_name="Demo: captions",
+    description="Synthetic: audio–text retrieval of sounds described by pitch, timbre and rhythm, five captions each.",
+    reference="pytest_xares.tasks.demo.captions (synthesised)",
+    domain="sound",
     source=synthesise_captions,
     splits=splits("demo_captions_development", "demo_captions_evaluation", "demo_captions_validation"),
     tokenizer=caption_tokenizer,

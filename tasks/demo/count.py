@@ -59,6 +59,9 @@ def _voice(rng: np.random.Generator, time: np.ndarray) -> np.ndarray:
 TASK = ClipTask(
     name="demo_count",
     formal_name="Demo: source counting",
+    description="Synthetic: how many harmonic voices (1 to 5) sound at once, scored on 1 s crops.",
+    reference="pytest_xares.tasks.demo.count (synthesised)",
+    domain="sound",
     source=synthesise_count,
     splits=splits("demo_count_train", "demo_count_valid", "demo_count_test"),
     label="num_sources",

@@ -84,6 +84,9 @@ def _event_sound(rng: np.random.Generator, index: int, samples: int, rate: int) 
 TASK = FrameTask(
     name="demo_events",
     formal_name="Demo: sound events",
+    description="Synthetic: when beeps, buzzes, hisses and knocks sound within 4 s of noise.",
+    reference="pytest_xares.tasks.demo.events (synthesised)",
+    domain="sound",
     source=synthesise_events,
     splits=splits("demo_events_train", "demo_events_valid", "demo_events_test"),
     classes=EVENT_CLASSES,

@@ -51,6 +51,9 @@ def _pitch_clip(rng: np.random.Generator, index: int) -> np.ndarray:
 TASK = ClipTask(
     name="demo_pitch",
     formal_name="Demo: pitch classes",
+    description="Synthetic: which of 8 fundamentals, three semitones apart, a noisy harmonic tone has (4 folds).",
+    reference="pytest_xares.tasks.demo.pitch (synthesised)",
+    domain="music",
     source=synthesise_pitch,
     splits=folds(range(1, 5)),
     label="label",

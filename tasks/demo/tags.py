@@ -88,6 +88,9 @@ def _tag_source(rng: np.random.Generator, index: int, samples: int, rate: int) -
 TASK = MultiLabelTask(
     name="demo_tags",
     formal_name="Demo: sound tags",
+    description="Synthetic: which of five sources (bell, bird, engine, rain, siren) sound in a mixture (multi-label).",
+    reference="pytest_xares.tasks.demo.tags (synthesised)",
+    domain="sound",
     source=synthesise_tags,
     splits=splits("demo_tags_train", "demo_tags_valid", "demo_tags_test"),
     label="soundevent",

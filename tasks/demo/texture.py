@@ -61,6 +61,9 @@ def _texture_power(rng: np.random.Generator, index: int, frequencies: np.ndarray
 TASK = ClipTask(
     name="demo_texture",
     formal_name="Demo: noise textures",
+    description="Synthetic: the louder of two mixed noise textures (6 colours or bands), clips of unequal length.",
+    reference="pytest_xares.tasks.demo.texture (synthesised)",
+    domain="sound",
     source=synthesise_texture,
     splits=splits("wds-audio-train", "wds-audio-valid", "wds-audio-test"),
     label="texture",
