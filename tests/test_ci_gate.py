@@ -15,7 +15,7 @@ import pytest
 from pytest_xares.outputs.merge import main as merge_main
 from pytest_xares.results.baseline import Baseline, BaselineError
 from pytest_xares.results.scores import Results, TaskInfo, TaskResult
-from pytest_xares.testing import BANDS_ENCODER, MEL, encoder_file
+from pytest_xares.testing import BANDS_ENCODER, CRASHING_ENCODER, MEL, encoder_file
 
 NO_CACHE = ("-p", "no:cacheprovider")
 
@@ -216,22 +216,13 @@ def test_a_plot_without_matplotlib_is_a_usage_error(pytester: pytest.Pytester, m
 
 # 6. An item that failed without a score (a crashed worker) is in the results ----------------------
 
-#: The bands encoder, killing its process while it encodes for the tiny2 task (and only then).
-CRASHING = BANDS_ENCODER.replace(
-    "    def forward(self, audio):\n",
-    "    def forward(self, audio):\n"
-    "        import os\n"
-    "        if 'tiny2::' in os.environ.get('PYTEST_CURRENT_TEST', ''):\n"
-    "            os._exit(1)\n",
-)
-
 
 def test_a_crashed_worker_is_recorded_in_the_results_and_the_table(pytester: pytest.Pytester, tiny_task: Path) -> None:
-    assert CRASHING != BANDS_ENCODER
+    assert CRASHING_ENCODER != BANDS_ENCODER
     (tiny_task / "tiny2.py").write_text((tiny_task / "tiny.py").read_text().replace('name="tiny"', 'name="tiny2"'))
     data = tiny_task.parent / "xares-data"
     shutil.copytree(data / "tiny", data / "tiny2")
-    spec = encoder_file(pytester.path, CRASHING)
+    spec = encoder_file(pytester.path, CRASHING_ENCODER)
     out = pytester.path / "results.json"
     result = pytester.runpytest_subprocess(
         f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", f"--xares-json={out}",

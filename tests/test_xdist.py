@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xares.testing import BANDS_ENCODER, encoder_file
+from pytest_xares.testing import BANDS_ENCODER, CRASHING_ENCODER, encoder_file
 
 
 def scores(path: Path) -> dict[tuple[str, str], float]:
@@ -106,16 +106,6 @@ def test_an_item_waiting_for_another_workers_encoding_reports_the_wait_not_encod
     assert waited["seconds"]["encode"] < waited["seconds"]["wait"]
 
 
-#: The bands encoder, killing its process while it encodes for the tiny2 task (and only then).
-CRASHING = BANDS_ENCODER.replace(
-    "    def forward(self, audio):\n",
-    "    def forward(self, audio):\n"
-    "        import os\n"
-    "        if 'tiny2::' in os.environ.get('PYTEST_CURRENT_TEST', ''):\n"
-    "            os._exit(1)\n",
-)
-
-
 def test_a_crashed_worker_under_the_plugins_scheduling_fails_its_items_once_and_the_run_goes_on(
     pytester: pytest.Pytester, tiny_task: Path
 ) -> None:
@@ -124,7 +114,7 @@ def test_a_crashed_worker_under_the_plugins_scheduling_fails_its_items_once_and_
     (tiny_task / "tiny2.py").write_text((tiny_task / "tiny.py").read_text().replace('name="tiny"', 'name="tiny2"'))
     data = tiny_task.parent / "xares-data"
     shutil.copytree(data / "tiny", data / "tiny2")
-    spec = encoder_file(pytester.path, CRASHING)
+    spec = encoder_file(pytester.path, CRASHING_ENCODER)
     result = pytester.runpytest_subprocess(
         f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", "-n", "2", "-v",
         "-p", "no:cacheprovider", timeout=120,

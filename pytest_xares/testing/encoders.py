@@ -28,6 +28,16 @@ class BandsEncoder(torch.nn.Module):
         return torch.log(bands + 1e-6) * self.scale
 """
 
+#: The bands encoder, killing its process while it encodes for a task named ``tiny2`` (and only then):
+#: a crashed xdist worker.
+CRASHING_ENCODER = BANDS_ENCODER.replace(
+    "    def forward(self, audio):\n",
+    "    def forward(self, audio):\n"
+    "        import os\n"
+    "        if 'tiny2::' in os.environ.get('PYTEST_CURRENT_TEST', ''):\n"
+    "            os._exit(1)\n",
+)
+
 
 def encoder_file(directory: Path, body: str, name: str = "my_encoder.py") -> Path:
     """Write an encoder module (imports of torch and math included) and return its path."""
