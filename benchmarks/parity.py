@@ -1,6 +1,6 @@
 """X-ARES 0.1.3's own probe training, kNN and metrics beside pytest-xares's, on the same embeddings.
 
-    python benchmarks/parity.py --xares-python /path/to/xares-venv/bin/python [--runs 6] [--seeds 5]
+    python benchmarks/parity.py --xares-python /path/to/xares-venv/bin/python [--runs 5] [--seeds 5]
 
 X-ARES's code needs torchaudio, so it runs in its own virtual environment::
 
@@ -16,7 +16,9 @@ ranges), X-ARES's kNN beside ``--xares-knn=xares-0.1.3`` (which must be equal) a
 default, and, on X-ARES's own test predictions of its first run, its metric (segment F1, mAP)
 beside pytest-xares's. Last, the measured effect of the frame-target convention: the demo events
 task with X-ARES's targets (a frame is marked when its start lies in the event), which pytest-xares
-follows, and with the alternative that marks every frame an event overlaps.
+follows, and with the alternative that marks every frame an event overlaps; pytest-xares's probe
+in X-ARES's batch order; and on embeddings made with X-ARES's two encoding defects (padded batches
+pooled, only a clip's first crop kept).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -103,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--xares-python", required=True, help="python of a venv holding xares==0.1.3")
     parser.add_argument("--encoder", default="pytest_xares.example_encoders.mel")
-    parser.add_argument("--runs", type=int, default=6, help="X-ARES probe runs per task")
+    parser.add_argument("--runs", type=int, default=5, help="X-ARES probe runs per task")
     parser.add_argument("--seeds", type=int, default=5, help="pytest-xares seeds per task")
     parser.add_argument("--tasks", nargs="*", default=list(TASKS))
     parser.add_argument("--workdir", type=Path, default=None, help="data and cache (default: a temporary folder)")
@@ -208,6 +210,7 @@ def main() -> None:
                 f"segment dropped) {theirs:.4f}, ours {mine:.4f}"
             )
     x_ares_order(args.encoder, list(tasks.values()), workdir, args.seeds, out)
+    encoding_defects(runtime, tasks, places["data_dir"], args.seeds)
     if "demo_events" in tasks:
         target_convention(tasks["demo_events"], workdir, args.seeds)
 
@@ -299,6 +302,70 @@ def x_ares_order(encoder: str, tasks: list[Task], workdir: Path, seeds: int, out
     for task in tasks:
         scores = [next(r.score for r in run.results if r.task == task.name) for run in runs]
         print(f"  {task.name:13s} {spread(scores):36s} X-ARES {spread(out['tasks'][task.name]['mlp'])}")
+
+
+def encoding_defects(runtime: Any, tasks: dict[str, Task], data_dir: Path, seeds: int) -> None:
+    """pytest-xares's probe on embeddings made as X-ARES 0.1.3 made them, beside its own: clips
+    zero-padded to their encoding batch's longest with the padding pooled (demo_texture, whose clips
+    differ in length), and only the first crop of each clip kept (demo_count, 1 s crops)."""
+    from pytest_xares.embeddings.encode import clips
+    from pytest_xares.heads import Fold, train_and_score
+    from pytest_xares.heads.train import TrainConfig
+
+    loaded = runtime.encoder()
+
+    def sets_of(task: Task) -> dict[str, EmbeddingSet]:
+        shards = prepare_data(task, data_dir, None)
+        return {
+            p: cast(EmbeddingSet, embeddings(runtime.cache, loaded, task, p, f, False, 16)[0])
+            for p, f in shards.items()
+        }
+
+    def padded(task: Task) -> dict[str, EmbeddingSet]:
+        made = {}
+        for pattern, files in prepare_data(task, data_dir, None).items():
+            every = list(clips(task, files, int(loaded.module.sampling_rate)))
+            rows = []
+            for start in range(0, len(every), 16):
+                batch = every[start : start + 16]
+                longest = max(len(c.audio) for c in batch)
+                audio = torch.zeros(len(batch), longest)
+                for i, c in enumerate(batch):
+                    audio[i, : len(c.audio)] = torch.from_numpy(c.audio)
+                with torch.inference_mode():
+                    rows.append(loaded.module(audio).mean(dim=1).numpy())
+            made[pattern] = EmbeddingSet(np.concatenate(rows), [c.key for c in every], [c.metadata for c in every])
+        return made
+
+    def first_crops(sets: dict[str, EmbeddingSet]) -> dict[str, EmbeddingSet]:
+        kept = {}
+        for pattern, split in sets.items():
+            rows = [i for i, key in enumerate(split.keys) if key.endswith("#0")]
+            kept[pattern] = EmbeddingSet(
+                split.features[rows], [split.keys[i] for i in rows], [split.metadata[i] for i in rows]
+            )
+        return kept
+
+    def scores(task: Task, sets: dict[str, EmbeddingSet]) -> list[float]:
+        s = task.splits
+        assert not isinstance(s, KFold)
+        out = []
+        for seed in range(seeds):
+            config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed)
+            fold = Fold(task, sets[s.train], sets[s.valid], sets[s.test], config, loaded.device)
+            out.append(train_and_score("mlp", fold)[0].score)
+        return out
+
+    print(f"\npytest-xares's MLP on embeddings made X-ARES's way, {seeds} seeds:")
+    if "demo_texture" in tasks:
+        task = tasks["demo_texture"]
+        print(f"  demo_texture, each clip alone       {spread(scores(task, sets_of(task)))}")
+        print(f"  demo_texture, padded batches pooled {spread(scores(task, padded(task)))}")
+    if "demo_count" in tasks:
+        task = tasks["demo_count"]
+        every = sets_of(task)
+        print(f"  demo_count, every crop              {spread(scores(task, every))}")
+        print(f"  demo_count, the first crop only     {spread(scores(task, first_crops(every)))}")
 
 
 def target_convention(task: FrameTask, workdir: Path, seeds: int) -> None:

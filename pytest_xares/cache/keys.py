@@ -17,7 +17,9 @@ from pytest_xares.task import Task
 
 #: Bumped whenever a change to the engine changes a score; it is part of every cache key.
 #: 3: audio is resampled as X-ARES resamples it (torchaudio's windowed sinc), not with soxr.
-PROTOCOL_VERSION = "3"
+#: 4: frame targets, the Clotho head and the ASR head as X-ARES 0.1.3 has them (README,
+#: "Differences from X-ARES 0.1.3"); the wav2vec2 and data2vec wrappers' 10 s chunks.
+PROTOCOL_VERSION = "4"
 #: Bumped when a score entry gains what an older one lacks, so that the older is computed again
 #: (from its cached embeddings). 2: the per-clip data of a paired comparison (``results.paired``).
 RESULT_LAYOUT = "2"
