@@ -67,6 +67,16 @@ def test_a_log_gets_plain_lines_on_their_own_and_the_second_run_knows_totals_and
     assert any(re.search(r": \d+ of 24 clips, .*, [\d.]+ s left$", line) for line in encoding), encoding
 
 
+def test_under_q_the_dots_start_a_line_of_their_own_after_the_plan(pytester: pytest.Pytester, tiny_task: Path) -> None:
+    spec = encoder_file(pytester.path, BANDS_ENCODER)
+    result = pytester.runpytest(f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny and mlp", "-q")
+    result.assert_outcomes(passed=1)
+    plan = result.stdout.lines.index(
+        "xares: plan: 1 task (1 item); the size of each task is known once it is first encoded"
+    )
+    assert re.fullmatch(r"\. +\[100%\]", result.stdout.lines[plan + 1]), result.stdout.lines
+
+
 def test_xdist_workers_progress_arrives_through_the_controller_on_lines_of_its_own(
     pytester: pytest.Pytester, tiny_task: Path
 ) -> None:

@@ -113,7 +113,8 @@ class TerminalScreen:
         """With the cursor at the end of a line of ours, leave it so that pytest's next output starts
         on a line of its own, with no blank line between."""
         reporter = self.reporter
-        if self.config.pluginmanager.has_plugin("dsession"):  # xdist's dots follow without a newline
+        # xdist's dots follow without a newline, and so do pytest's own under -q (no file name first)
+        if self.config.pluginmanager.has_plugin("dsession") or reporter.verbosity < 0:
             tw.line()
             reporter.currentfspath = None
             return
