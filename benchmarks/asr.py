@@ -37,26 +37,18 @@ def frame_set(count: int, frames: int, dim: int, seed: int):  # -> FrameSet
     return FrameSet(data, starts, lengths, [f"u{i}" for i in range(count)], [{"trans": text}] * count, 0.04)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--frames", type=int, default=320)
-    parser.add_argument("--dim", type=int, default=768)
-    parser.add_argument("--small", action="store_true", help="a two-layer model instead of Qwen2.5-0.5B's shape")
-    args = parser.parse_args()
-
+def measure_asr(device: torch.device, frames: int = 320, dim: int = 768, small: bool = False) -> dict[str, float]:
+    """One epoch of the adapter on 8 utterances and the decoding of 4, with the language model built
+    (randomly) and its sizes; and their extrapolation to LibriSpeech-100h, in seconds and hours."""
     from pytest_xares.heads.asr import load_language_model, train_adapter, transcribe
     from pytest_xares.heads.train import TrainConfig
     from pytest_xares.testing import QWEN25_05B, tiny_language_model
 
-    device = torch.device(args.device)
-    print(machine(), f"device {device}")
     with tempfile.TemporaryDirectory() as folder:
         texts = ["HE HOPED THERE WOULD BE STEW FOR DINNER TURNIPS AND CARROTS AND BRUISED POTATOES"]
-        tiny_language_model(Path(folder), texts, **({} if args.small else QWEN25_05B))
+        tiny_language_model(Path(folder), texts, **({} if small else QWEN25_05B))
         lm, tokenizer = load_language_model(folder, device)
-    parameters = sum(p.numel() for p in lm.parameters())
-    train, valid = frame_set(8, args.frames, args.dim, 0), frame_set(4, args.frames, args.dim, 1)
+    train, valid = frame_set(8, frames, dim, 0), frame_set(4, frames, dim, 1)
     config = TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3, seed=42)
 
     started = time.perf_counter()
@@ -69,16 +61,37 @@ def main() -> None:
     started = time.perf_counter()
     transcribe(model, tokenizer, valid, 4, max_new_tokens=TEST_TOKENS, repetition_penalty=1.1)
     decode = time.perf_counter() - started  # a random model may stop early: an optimistic figure
+    full_epoch = step * TRAIN_UTTERANCES / 4
+    return {
+        "lm_parameters": sum(p.numel() for p in lm.parameters()),
+        "adapter_parameters": sum(p.numel() for p in model.adapter.parameters()),
+        "step_s": step,
+        "small_epoch_s": epoch,
+        "decode_s": decode,
+        "full_epoch_s": full_epoch,
+        "train_h": full_epoch * EPOCHS / 3600,
+        "test_h": decode * (TEST_UTTERANCES / 4) / 3600,
+    }
 
-    train_hours = step * (TRAIN_UTTERANCES / 4) * EPOCHS / 3600
-    test_hours = decode * (TEST_UTTERANCES / 4) / 3600
-    adapter = sum(p.numel() for p in model.adapter.parameters())
-    print(f"language model: {parameters / 1e6:.0f} M parameters, {next(lm.parameters()).dtype}")
-    print(f"adapter: {adapter / 1e6:.1f} M parameters")
-    print(f"adapter training step (batch of 4, about {args.frames} frames each): {step:.2f} s")
-    print(f"decoding a batch of 4 (up to {TEST_TOKENS} tokens): {decode:.2f} s")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--frames", type=int, default=320)
+    parser.add_argument("--dim", type=int, default=768)
+    parser.add_argument("--small", action="store_true", help="a two-layer model instead of Qwen2.5-0.5B's shape")
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    print(machine(), f"device {device}")
+    m = measure_asr(device, args.frames, args.dim, args.small)
+    print(f"language model: {m['lm_parameters'] / 1e6:.0f} M parameters")
+    print(f"adapter: {m['adapter_parameters'] / 1e6:.1f} M parameters")
+    print(f"adapter training step (batch of 4, about {args.frames} frames each): {m['step_s']:.2f} s")
+    print(f"decoding a batch of 4 (up to {TEST_TOKENS} tokens): {m['decode_s']:.2f} s")
     print(
-        f"LibriSpeech-100h extrapolated: training {train_hours:.1f} h ({EPOCHS} epochs), test decoding {test_hours:.2f} h"
+        f"LibriSpeech-100h extrapolated: an epoch {m['full_epoch_s'] / 3600:.1f} h, training {m['train_h']:.1f} h "
+        f"({EPOCHS} epochs), test decoding {m['test_h']:.2f} h"
     )
 
 

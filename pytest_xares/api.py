@@ -125,6 +125,7 @@ def evaluate(
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     seed: int | None = None,
+    seeds: int | None = None,
     device: str | None = None,
     batch_size: int | None = None,
     asr_lm: str | None = None,
@@ -138,7 +139,7 @@ def evaluate(
     score from here and from the plugin agree. Tasks whose data is absent are listed in
     ``results.skipped`` with the reason. Raises ``EncoderError`` when a check that makes
     evaluation meaningless fails. ``name`` and ``meta`` label the results as ``--xares-name`` and
-    ``--xares-meta`` do.
+    ``--xares-meta`` do; ``seeds=N`` trains each head with N seeds as ``--xares-seeds`` does.
     """
     chosen = resolve_tasks(tasks, suite)
     runtime, spec = _runtime(
@@ -147,6 +148,7 @@ def evaluate(
         data_dir=data_dir,
         cache_dir=cache_dir,
         seed=seed,
+        seeds=seeds,
         device=device,
         batch_size=batch_size,
         asr_lm=asr_lm,

@@ -25,6 +25,8 @@ ZENODO_URL = "https://zenodo.org"
 #: The kNN normalisations: the protocol's, and X-ARES 0.1.3's, which produced its published kNN scores.
 KNN_MODES = ("per-sample", "xares-0.1.3")
 SUITES = ("xares", "demo")
+#: What ``--xares-ray`` takes: ``local``, ``auto``, or a head's address (``host:port``, ``ray://host:port``).
+RAY_ADDRESS = re.compile(r"local|auto|(ray://)?[\w.\-\[\]:]+:\d+")
 
 
 def parse_flag(text: str) -> bool:
@@ -129,6 +131,14 @@ OPTIONS = (
     Option("json", "write the results with their provenance to this JSON file", parse=Path, metavar="PATH"),
     Option("seed", "seed of every probe", lambda: 42, int, "N"),
     Option(
+        "seeds",
+        "train each head with N seeds (--xares-seed, and the N - 1 after it) on the same embeddings: the score is "
+        "their mean, shown with their standard deviation",
+        lambda: 1,
+        int,
+        "N",
+    ),
+    Option(
         "device",
         "torch device for the encoder: 'auto' (a GPU per worker when there are GPUs), 'cpu', 'cuda:1', …",
         lambda: "auto",
@@ -143,12 +153,19 @@ OPTIONS = (
     ),
     Option(
         "update-baseline",
-        "write this run's scores into the baseline file (merged, tolerances kept)",
+        "write this run's scores into the baseline file (merged, tolerances kept; with --xares-seeds=N also "
+        "each score's spread over the seeds, which sets the entry's tolerance)",
         lambda: False,
         parse_flag,
         flag=True,
     ),
-    Option("tolerance", "default absolute tolerance of baseline entries without their own", parse=float, metavar="X"),
+    Option(
+        "tolerance",
+        "absolute tolerance of baseline entries without their own (a tolerance, or a spread measured with "
+        "--xares-seeds; default: the file's, else 0.05)",
+        parse=float,
+        metavar="X",
+    ),
     Option(
         "markdown",
         "write a Markdown table of the results (also appended to $GITHUB_STEP_SUMMARY when set)",
@@ -224,6 +241,14 @@ OPTIONS = (
         parse_flag,
         flag=True,
     ),
+    Option(
+        "ray",
+        "run each task's work on a Ray cluster, this session waiting for the results: 'local' (start Ray "
+        "here), 'auto' (join the running cluster) or its head's address (host:port, ray://host:port); needs "
+        "pip install 'pytest-xares[ray]'",
+        parse=lambda text: text.strip() if RAY_ADDRESS.fullmatch(text.strip()) else _bad(text),
+        metavar="ADDRESS",
+    ),
 )
 
 
@@ -252,6 +277,8 @@ class Settings:
     name: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
     estimate: bool = False
+    seeds: int = 1
+    ray: str | None = None
 
     @property
     def active(self) -> bool:
@@ -319,6 +346,10 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--xares-zenodo-url must be an http:// or https:// URL, not {s.zenodo_url!r}")
     if s.batch_size < 1:
         raise UsageError("--xares-batch-size must be at least 1")
+    if s.seeds < 1:
+        raise UsageError(
+            f"--xares-seeds must be at least 1 (the number of seeds each head is trained with), not {s.seeds}"
+        )
     if s.tolerance is not None and not (math.isfinite(s.tolerance) and s.tolerance >= 0):
         raise UsageError(f"--xares-tolerance must be a finite number of at least 0, not {s.tolerance!r}")
     if s.active:  # an inert plugin neither writes nor runs: its device and paths are not looked at
@@ -346,6 +377,11 @@ def _check_before_work(s: Settings) -> None:
         path = getattr(s, option)
         if path is not None:
             _check_writable(f"--xares-{option.replace('_', '-')}", path)
+    if s.ray is not None and s.data_mode is None and importlib.util.find_spec("ray") is None:
+        raise UsageError(
+            "--xares-ray needs Ray, which is not installed: pip install 'pytest-xares[ray]' (on every node of the "
+            "cluster too), or leave out --xares-ray"
+        )
     if s.plot is not None and importlib.util.find_spec("matplotlib") is None:
         raise UsageError(
             "--xares-plot needs matplotlib, which is not installed: pip install 'pytest-xares[plot]', "

@@ -28,26 +28,33 @@ def run(
     return pytester.runpytest_subprocess(*args) if subprocess else pytester.runpytest(*args)
 
 
-@pytest.mark.parametrize("parallel", [False, True], ids=["single", "xdist"])
-def test_baseline_lifecycle(pytester: pytest.Pytester, tiny_task: Path, parallel: bool) -> None:
+def test_the_gate_holds_under_xdist(pytester: pytest.Pytester, tiny_task: Path) -> None:
+    """The workers' scores reach the controller, which writes the baseline and gates against it."""
     baseline = pytester.path / "xares-baseline.json"
-    extra = ("-n", "2") if parallel else ()
-    gate = (f"--xares-baseline={baseline}", *extra)
+    gate = (f"--xares-baseline={baseline}", "-n", "2")
+    run(pytester, BANDS_ENCODER, tiny_task, *gate, "--xares-update-baseline", subprocess=True).assert_outcomes(passed=2)
+    assert set(json.loads(baseline.read_text())["scores"]["tiny"]) == {"mlp", "knn"}
+    regressed = run(pytester, BROKEN, tiny_task, *gate, subprocess=True)
+    regressed.assert_outcomes(failed=2)
+    regressed.stdout.fnmatch_lines(["*tiny knn fell from the baseline*", "*X-ARES scores*"])
 
-    first = run(pytester, BANDS_ENCODER, tiny_task, *gate, subprocess=parallel)
+
+def test_baseline_lifecycle(pytester: pytest.Pytester, tiny_task: Path) -> None:
+    baseline = pytester.path / "xares-baseline.json"
+    gate = (f"--xares-baseline={baseline}",)
+
+    first = run(pytester, BANDS_ENCODER, tiny_task, *gate)
     assert first.ret == pytest.ExitCode.USAGE_ERROR  # no baseline file yet: a gate that cannot gate
     first.stderr.fnmatch_lines(["*does not exist*--xares-update-baseline*"])
     assert not baseline.exists()
 
-    run(pytester, BANDS_ENCODER, tiny_task, *gate, "--xares-update-baseline", subprocess=parallel).assert_outcomes(
-        passed=2
-    )
+    run(pytester, BANDS_ENCODER, tiny_task, *gate, "--xares-update-baseline").assert_outcomes(passed=2)
     entries = json.loads(baseline.read_text())["scores"]["tiny"]
     assert set(entries) == {"mlp", "knn"}
 
-    run(pytester, BANDS_ENCODER, tiny_task, *gate, subprocess=parallel).assert_outcomes(passed=2)
+    run(pytester, BANDS_ENCODER, tiny_task, *gate).assert_outcomes(passed=2)
 
-    regressed = run(pytester, BROKEN, tiny_task, *gate, subprocess=parallel)
+    regressed = run(pytester, BROKEN, tiny_task, *gate)
     regressed.assert_outcomes(failed=2)
     regressed.stdout.fnmatch_lines(
         [
@@ -56,8 +63,8 @@ def test_baseline_lifecycle(pytester: pytest.Pytester, tiny_task: Path, parallel
     )
     regressed.stdout.fnmatch_lines(["*X-ARES scores*", "| tiny *"])  # the table still shows the scores
 
-    run(pytester, BROKEN, tiny_task, *gate, "--xares-update-baseline", subprocess=parallel).assert_outcomes(passed=2)
-    run(pytester, BROKEN, tiny_task, *gate, subprocess=parallel).assert_outcomes(passed=2)
+    run(pytester, BROKEN, tiny_task, *gate, "--xares-update-baseline").assert_outcomes(passed=2)
+    run(pytester, BROKEN, tiny_task, *gate).assert_outcomes(passed=2)
     assert json.loads(baseline.read_text())["scores"]["tiny"]["knn"]["score"] == pytest.approx(1 / 3, abs=1e-4)
 
 

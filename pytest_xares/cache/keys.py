@@ -42,12 +42,25 @@ def embedding_key(encoder_fingerprint: str, task: Task, pattern: str, shards: li
 
 
 def result_key(
-    embedding_keys: Mapping[str, str], task: Task, method: str, seed: int, options: Mapping[str, Any]
+    embedding_keys: Mapping[str, str],
+    task: Task,
+    method: str,
+    seed: int,
+    options: Mapping[str, Any],
+    seeds: int = 1,
 ) -> str:
     """A task's score by one method, from the embeddings of its splits; ``options`` are the
-    head's settings that change the score (the ASR task's language model)."""
+    head's settings that change the score (the ASR task's language model), ``seeds`` the number
+    of seeds its heads are trained with (``--xares-seeds``; the result of one seed keeps its key)."""
     return digest(
-        PROTOCOL_VERSION, RESULT_LAYOUT, dict(embedding_keys), task.fingerprint(), method, seed, dict(options)
+        PROTOCOL_VERSION,
+        RESULT_LAYOUT,
+        dict(embedding_keys),
+        task.fingerprint(),
+        method,
+        seed,
+        dict(options),
+        *((("seeds", seeds),) if seeds != 1 else ()),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -15,8 +15,8 @@ from pytest_xares.embeddings.sets import EmbeddingSet, Split
 from pytest_xares.embeddings.store import embeddings
 from pytest_xares.encoder import LoadedEncoder
 from pytest_xares.engine.progress import Progress
-from pytest_xares.heads import Fold, check_available, head_options, stores_frames, train_and_score
-from pytest_xares.heads.metrics import bootstrap_interval
+from pytest_xares.heads import Fold, check_available, depends_on_seed, head_options, stores_frames, train_and_score
+from pytest_xares.heads.metrics import Outcome, bootstrap_interval, mean_outcome
 from pytest_xares.heads.train import TrainConfig
 from pytest_xares.results.paired import per_clip
 from pytest_xares.results.scores import TaskResult
@@ -38,6 +38,38 @@ def folds_of(task: Task, sets: dict[str, Split]) -> list[tuple[Split, Split, Spl
     return [(sets[s.train], sets[s.valid], sets[s.test])]
 
 
+def train_seeds(
+    task: Task,
+    method: str,
+    folds: list[tuple[Split, Split, Split]],
+    loaded: LoadedEncoder,
+    options: dict[str, Any],
+    offline: bool,
+    settings: Settings,
+    progress: Progress | None,
+) -> tuple[list[list[Outcome]], list[dict[str, Any]]]:
+    """Each seed's outcome per fold, and what training chose per fold with the first seed.
+
+    ``--xares-seeds=N`` trains the heads with ``seed``, ``seed + 1``, … on the same embeddings; a
+    head that draws nothing from the seed (kNN) is trained once."""
+    seeds = [settings.seed + k for k in range(settings.seeds if depends_on_seed(task, method) else 1)]
+    by_seed: list[list[Outcome]] = []
+    details: list[dict[str, Any]] = []
+    for seed in seeds:
+        what = f"{task.name} {method}" + (f" seed {seed}" if len(seeds) > 1 else "")
+        epochs = None if progress is None else progress.epochs(what, task.epochs)
+        config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, seed, report=epochs)
+        outcomes = []
+        for train, valid, test in folds:
+            fold = Fold(task, train, valid, test, config, loaded.device, options, offline)
+            outcome, detail = train_and_score(method, fold)
+            outcomes.append(outcome)
+            if seed == settings.seed:
+                details.append(detail)
+        by_seed.append(outcomes)
+    return by_seed, details
+
+
 def evaluate(
     task: Task,
     method: str,
@@ -56,7 +88,8 @@ def evaluate(
     frames = stores_frames(task)
     keys = {p: embedding_key(loaded.fingerprint, task, p, s, frames) for p, s in shards.items()}
     options = head_options(task, method, settings)
-    result_path = cache.path("results", task.name, result_key(keys, task, method, settings.seed, options), ".json")
+    key = result_key(keys, task, method, settings.seed, options, settings.seeds)
+    result_path = cache.path("results", task.name, key, ".json")
     cached = cache.read_entry(result_path, lambda entry: TaskResult.from_dict({**entry, "cached": True}))
     if cached is not None:  # else absent, damaged or of another layout: computed (again)
         return cached
@@ -84,21 +117,18 @@ def evaluate(
             }
 
     t0 = time.perf_counter()
-    epochs = None if progress is None else progress.epochs(f"{task.name} {method}", task.epochs)
-    config = TrainConfig(task.epochs, task.batch_size, task.learning_rate, settings.seed, report=epochs)
-    outcomes, details, samples, test_keys = [], [], {"train": 0, "test": 0}, []
-    for train, valid, test in folds_of(task, sets):
-        outcome, detail = train_and_score(
-            method, Fold(task, train, valid, test, config, loaded.device, options, offline)
-        )
-        outcomes.append(outcome)
-        details.append(detail)
-        samples["train"] += len(train.keys)
-        samples["test"] += len(test.keys)
-        test_keys.append(test.keys)
+    folds = folds_of(task, sets)
+    by_seed, details = train_seeds(task, method, folds, loaded, options, offline, settings, progress)
+    samples = {"train": sum(len(f[0].keys) for f in folds), "test": sum(len(f[2].keys) for f in folds)}
+    test_keys = [test.keys for _, _, test in folds]
     probe_seconds = time.perf_counter() - t0
-    fold_scores = [o.score for o in outcomes]
-    extra = {name: float(np.mean([o.extra[name] for o in outcomes])) for name in outcomes[0].extra}
+    # Per fold, the mean over seeds: its score, its resamples (the interval) and its extra figures.
+    combined = [mean_outcome([outcomes[k] for outcomes in by_seed]) for k in range(len(folds))]
+    fold_scores = [o.score for o in combined]
+    extra = {name: float(np.mean([o.extra[name] for o in combined])) for name in combined[0].extra}
+    seed_scores = [float(np.mean([o.score for o in outcomes])) for outcomes in by_seed]
+    if len(by_seed) == 1:  # one seed, or a head that does not depend on it: the same for every seed
+        seed_scores *= settings.seeds
 
     result = TaskResult(
         task=task.name,
@@ -106,7 +136,7 @@ def evaluate(
         metric=task.metric,
         score=float(np.mean(fold_scores)),
         fold_scores=fold_scores,
-        interval=bootstrap_interval(outcomes, settings.seed),
+        interval=bootstrap_interval(combined, settings.seed),
         samples=samples,
         seconds={
             "data": round(data_seconds, 3),
@@ -120,8 +150,9 @@ def evaluate(
         device=str(loaded.device),
         seed=settings.seed,
         extra=extra,
-        per_clip=per_clip(outcomes, test_keys),
+        per_clip=per_clip(by_seed[0], test_keys, by_seed[1:]),
         details={"encoded": encoded, **({"folds": details} if any(details) else {})},
+        seed_scores=seed_scores if settings.seeds > 1 else [],
     )
     cache.write_entry(result_path, result.to_dict())
     return result

@@ -22,7 +22,7 @@ from pytest_xares.cache.keys import check_key
 from pytest_xares.cache.store import Cache
 from pytest_xares.data.transfer import Listener
 from pytest_xares.data.zenodo import Zenodo
-from pytest_xares.encoder import EncoderError, LoadedEncoder, build, checks
+from pytest_xares.encoder import EncoderError, EncoderSpec, LoadedEncoder, build, checks
 from pytest_xares.encoder.fingerprint import fingerprint
 from pytest_xares.engine.estimate import Estimate, estimate_task
 from pytest_xares.engine.evaluate import evaluate
@@ -35,6 +35,8 @@ from pytest_xares.task import Task
 
 LOAD_CHECK = "loads"
 CHECK_NAMES = (LOAD_CHECK, *checks.CHECKS)
+#: The checks that ``Runtime.gate`` may ask for: the gating ones, and the hop of a frame-level task.
+GATE_CHECKS = tuple(n for n in CHECK_NAMES if n == LOAD_CHECK or checks.CHECKS[n].gating or n == "hop_size")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class Runtime:
     """The encoder of this process and the engine's verbs on it, for the plugin and the Python API.
 
     ``encoder`` is an already built module (the Python API); without it the module is built
-    from ``settings.encoder`` on first use.
+    from ``settings.encoder`` on first use, or from ``source`` where the spec's file is elsewhere
+    in this process (a Ray worker's copy of it); ``context`` ends the message of a failed build.
     """
 
     def __init__(self, settings: Settings, progress: Progress, encoder: torch.nn.Module | None = None) -> None:
@@ -107,6 +110,8 @@ class Runtime:
         self._timings: dict[tuple[int, int], float] = {}  # forward passes timed for estimates
         self._attributes: dict[str, Any] | None = None
         self._usage: UsageRecorder | None = None
+        self.source: EncoderSpec | None = None
+        self.context = ""
 
     def encoder(self) -> LoadedEncoder:
         """The built encoder in eval mode on this process's device; raises ``EncoderError``."""
@@ -114,7 +119,7 @@ class Runtime:
             try:
                 self._loaded = self._build()
             except EncoderError as error:
-                self._load_error = str(error)
+                self._load_error = f"{error}{self.context}"
         if self._load_error is not None:
             raise EncoderError(self._load_error)
         assert self._loaded is not None
@@ -126,7 +131,7 @@ class Runtime:
             module = self.given
         else:
             assert self.settings.encoder is not None  # __init__ made sure of an encoder or its spec
-            module = build(self.settings.encoder)
+            module = build(self.source or self.settings.encoder)
         device = choose_device(self.settings.device)
         if device.type == "cuda":
             # This worker's GPU becomes the current one, before anything touches CUDA: no worker
@@ -148,6 +153,11 @@ class Runtime:
             self._checks[name] = self._run_check(name)
             self._record_use("checks")
         return self._checks[name]
+
+    def adopt(self, verdicts: dict[str, CheckResult]) -> None:
+        """Take the verdicts of checks run elsewhere on this encoder (a Ray task of the same run)."""
+        for name, result in verdicts.items():
+            self._checks.setdefault(name, result)
 
     def _record_use(self, group: str) -> None:
         """Note in the cache that this encoder used the entries it just touched (``xares cache``)."""

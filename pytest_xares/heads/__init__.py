@@ -21,6 +21,8 @@ A task class names its head module (``Task.head``); a head module has:
 - ``SETTINGS``: the run's settings that change its score, by their name in the result key;
 - ``check(task, options, offline)``: where it needs more than embeddings (a tokenizer, a
   language model), raise ``Unavailable`` before any audio is encoded.
+- ``SEEDED = False`` where nothing it does draws on the seed (kNN): with ``--xares-seeds=N`` it
+  is trained once, and that score stands for every seed.
 
 ``train`` is the training loop every head shares, ``linear`` the LayerNorm + Linear probe, and
 ``metrics`` the scores with their bootstrap.
@@ -69,6 +71,11 @@ def head_of(task: Task, method: str) -> ModuleType:
 def stores_frames(task: Task) -> bool:
     """Whether the task's head reads every frame's embedding (stored float16), not the mean over frames."""
     return bool(getattr(head_of(task, "mlp"), "FRAMES", False))
+
+
+def depends_on_seed(task: Task, method: str) -> bool:
+    """Whether training ``method`` on ``task`` draws on the seed (``SEEDED``, true unless a head says otherwise)."""
+    return bool(getattr(head_of(task, method), "SEEDED", True))
 
 
 def head_options(task: Task, method: str, settings: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import torch
 
 from pytest_xares.embeddings.sets import FrameSet
 from pytest_xares.heads import metrics
-from pytest_xares.heads.linear import linear_head, logged
+from pytest_xares.heads.linear import CPU, linear_head, logged
 from pytest_xares.heads.train import TrainConfig, TrainLog, fit, one_thread, seeded
 from pytest_xares.task import FrameTask, frames_from_spans
 
@@ -30,10 +30,11 @@ FRAMES = True
 class FrameSamples:
     """Clips as training samples: a batch is every frame of its clips, one after another."""
 
-    def __init__(self, split: FrameSet, spans: list[np.ndarray], classes: int) -> None:
+    def __init__(self, split: FrameSet, spans: list[np.ndarray], classes: int, device: torch.device = CPU) -> None:
         self.split = split
         self.spans = spans
         self.classes = classes
+        self.device = device
 
     def __len__(self) -> int:
         return len(self.split)
@@ -42,7 +43,7 @@ class FrameSamples:
         chosen = indices.tolist()
         inputs = np.concatenate([self.split.sample(i) for i in chosen]).astype(np.float32)
         targets = np.concatenate([self.targets(i) for i in chosen])
-        return torch.from_numpy(inputs), torch.from_numpy(targets)
+        return torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device)
 
     def targets(self, index: int) -> np.ndarray:
         return frames_from_spans(self.spans[index], int(self.split.lengths[index]), self.classes)
@@ -50,14 +51,15 @@ class FrameSamples:
 
 def frame_probabilities(model: torch.nn.Module, split: FrameSet, rows: int = 16384) -> Iterator[np.ndarray]:
     """Each clip's ``[frames, classes]`` sigmoid outputs, in split order; clips are run together
-    up to ``rows`` frames at a time."""
+    up to ``rows`` frames at a time, on the model's device."""
     model.eval()
+    device = next(model.parameters()).device
     group: list[int] = []
 
     def run(indices: list[int]) -> list[np.ndarray]:
         inputs = torch.from_numpy(np.concatenate([split.sample(i) for i in indices]).astype(np.float32))
         with torch.inference_mode(), one_thread():
-            probabilities = torch.sigmoid(model(inputs)).numpy()
+            probabilities = torch.sigmoid(model(inputs.to(device))).cpu().numpy()
         return np.split(probabilities, np.cumsum([int(split.lengths[i]) for i in indices])[:-1])
 
     size = 0
@@ -79,11 +81,12 @@ def frame_probe(
     config: TrainConfig,
     pos_weight: float | None = None,
 ) -> tuple[list[np.ndarray], TrainLog]:
-    """Per-frame probabilities of the test clips from a per-frame linear head, with the
-    checkpoint that ``score(valid probabilities)`` (higher is better) liked best."""
+    """Per-frame probabilities of the test clips from a per-frame linear head trained on the
+    device of ``train``'s batches, with the checkpoint that ``score(valid probabilities)`` (higher
+    is better) liked best."""
     dim = train.split.frames.shape[1]
-    model = seeded(config.seed, lambda: linear_head(dim, train.classes))
-    weight = None if pos_weight is None else torch.full((train.classes,), float(pos_weight))
+    model = seeded(config.seed, lambda: linear_head(dim, train.classes)).to(train.device)
+    weight = None if pos_weight is None else torch.full((train.classes,), float(pos_weight), device=train.device)
 
     def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight)
@@ -100,7 +103,7 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     segment = metrics.segment_frames(task.segment_seconds, hop)
 
     def samples(split: FrameSet) -> FrameSamples:
-        return FrameSamples(split, [task.spans(m, hop) for m in split.metadata], task.num_classes)
+        return FrameSamples(split, [task.spans(m, hop) for m in split.metadata], task.num_classes, fold.device)
 
     def targets(split: FrameSet) -> list[np.ndarray]:
         clips = samples(split)

@@ -16,13 +16,15 @@ import numpy as np
 import torch
 
 from pytest_xares.heads import metrics
-from pytest_xares.heads.linear import pooled_pairs
+from pytest_xares.heads.linear import CPU, pooled_pairs
 
 if TYPE_CHECKING:
     from pytest_xares.heads import Fold
 
 #: Settings that change the score, by their name in the result key: ``--xares-knn``.
 SETTINGS = {"normalisation": "knn"}
+#: Nothing here is random: with several seeds (``--xares-seeds``) kNN runs once.
+SEEDED = False
 
 
 def knn_predict(
@@ -34,29 +36,30 @@ def knn_predict(
     temperature: float = 0.07,
     chunk: int = 1024,
     normalisation: str = "per-sample",
+    device: torch.device = CPU,
 ) -> np.ndarray:
     """The predicted class of every test sample (``normalisation``: ``"per-sample"`` or
-    ``"xares-0.1.3"``, see the module's docstring)."""
+    ``"xares-0.1.3"``, see the module's docstring), computed on ``device``."""
     if normalisation not in ("per-sample", "xares-0.1.3"):
         raise ValueError(f"unknown kNN normalisation {normalisation!r}")
     per_dimension = normalisation == "xares-0.1.3"
-    train = torch.nn.functional.normalize(torch.from_numpy(train_x).float(), dim=0 if per_dimension else 1)
-    test = torch.nn.functional.normalize(torch.from_numpy(test_x).float(), dim=1)
-    labels = torch.from_numpy(train_y).long()
+    train = torch.nn.functional.normalize(torch.from_numpy(train_x).float().to(device), dim=0 if per_dimension else 1)
+    test = torch.nn.functional.normalize(torch.from_numpy(test_x).float().to(device), dim=1)
+    labels = torch.from_numpy(train_y).long().to(device)
     k = min(k, len(train))
     predictions = []
     for part in test.split(chunk):
         similarity, neighbour = (part @ train.T).topk(k, dim=1)  # sorted, ties by lower index
         weights = torch.softmax(similarity / temperature, dim=1)
-        votes = torch.zeros(len(part), num_classes).scatter_add_(1, labels[neighbour], weights)
+        votes = torch.zeros(len(part), num_classes, device=device).scatter_add_(1, labels[neighbour], weights)
         predictions.append(votes.argmax(dim=1))
-    return torch.cat(predictions).numpy() if predictions else np.zeros(0, dtype=np.int64)
+    return torch.cat(predictions).cpu().numpy() if predictions else np.zeros(0, dtype=np.int64)
 
 
 def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     (train_inputs, train_targets), _, test_inputs, test_targets = pooled_pairs(fold)
     normalisation = str(fold.options.get("normalisation", "per-sample"))
     predicted = knn_predict(
-        train_inputs, train_targets, test_inputs, fold.task.num_classes, normalisation=normalisation
+        train_inputs, train_targets, test_inputs, fold.task.num_classes, normalisation=normalisation, device=fold.device
     )
     return metrics.accuracy_outcome(predicted, test_targets), {}

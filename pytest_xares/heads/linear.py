@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_xares.heads import Fold
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+CPU = torch.device("cpu")
 #: A validation score from (outputs, targets) as numpy arrays; higher is better.
 Score = Callable[[np.ndarray, np.ndarray], float]
 
@@ -34,14 +35,18 @@ def train_linear(
     loss: Loss,
     score: Score,
     config: TrainConfig,
+    device: torch.device = CPU,
 ) -> tuple[np.ndarray, TrainLog]:
     """The head's outputs (logits) on the test inputs, with the checkpoint of the best validation
-    score. Targets keep their dtype: class indices for cross-entropy, floats otherwise."""
-    as_tensors = lambda pair: (torch.from_numpy(pair[0]).float(), torch.from_numpy(pair[1]))
+    score; it trains and predicts on ``device``. Targets keep their dtype: class indices for
+    cross-entropy, floats otherwise."""
+    as_tensors = lambda pair: (torch.from_numpy(pair[0]).float().to(device), torch.from_numpy(pair[1]).to(device))
     train_t, valid_t = as_tensors(train), as_tensors(valid)
-    model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], outputs))
-    log = fit(model, loss, TensorSamples(*train_t), lambda m: score(predict(m, valid_t[0]).numpy(), valid[1]), config)
-    return predict(model, torch.from_numpy(test_inputs).float()).numpy(), log
+    # Initialised on the CPU, from the seed, then moved: the same start on every device.
+    model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], outputs)).to(device)
+    validate = lambda m: score(predict(m, valid_t[0]).cpu().numpy(), valid[1])
+    log = fit(model, loss, TensorSamples(*train_t), validate, config)
+    return predict(model, torch.from_numpy(test_inputs).float().to(device)).cpu().numpy(), log
 
 
 def linear_probe(
@@ -50,9 +55,10 @@ def linear_probe(
     test_inputs: np.ndarray,
     num_classes: int,
     config: TrainConfig,
+    device: torch.device = CPU,
 ) -> tuple[np.ndarray, TrainLog]:
-    """Predicted classes of the test inputs by a linear classifier trained with cross-entropy,
-    with the checkpoint of the best validation accuracy."""
+    """Predicted classes of the test inputs by a linear classifier trained with cross-entropy on
+    ``device``, with the checkpoint of the best validation accuracy."""
     logits, log = train_linear(
         train,
         valid,
@@ -61,6 +67,7 @@ def linear_probe(
         torch.nn.functional.cross_entropy,
         lambda outputs, targets: accuracy(outputs.argmax(axis=1), targets),
         config,
+        device,
     )
     return logits.argmax(axis=1), log
 

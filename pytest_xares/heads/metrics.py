@@ -55,6 +55,21 @@ def accuracy_outcome(predicted: np.ndarray, targets: np.ndarray) -> Outcome:
     )
 
 
+def mean_outcome(outcomes: Sequence[Outcome]) -> Outcome:
+    """The outcome of heads trained with several seeds on one fold: the mean of their scores, on
+    every resample of the (shared) test units too, so that its interval is the seed mean's."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    if len({o.units for o in outcomes}) != 1:
+        raise ValueError("outcomes of different test units cannot be averaged")
+    return Outcome(
+        float(np.mean([o.score for o in outcomes])),
+        outcomes[0].units,
+        lambda counts: float(np.mean([o.rescore(counts) for o in outcomes])),
+        {name: float(np.mean([o.extra[name] for o in outcomes])) for name in outcomes[0].extra},
+    )
+
+
 def bootstrap_interval(
     outcomes: list[Outcome], seed: int, resamples: int = 1000, level: float = 0.95
 ) -> tuple[float, float]:

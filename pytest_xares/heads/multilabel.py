@@ -25,6 +25,7 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
         torch.nn.functional.binary_cross_entropy_with_logits,
         _mean_average_precision,
         fold.config,
+        fold.device,
     )
     return metrics.map_outcome(logits, test_targets), logged(log)
 

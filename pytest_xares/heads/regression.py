@@ -24,5 +24,6 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
         lambda out, target: torch.nn.functional.mse_loss(out[:, 0], target),
         lambda out, target: metrics.pearson(out[:, 0], target),
         fold.config,
+        fold.device,
     )
     return metrics.regression_outcome(outputs[:, 0], test_targets), logged(log)

@@ -69,7 +69,8 @@ class TensorSamples:
         return len(self.inputs)
 
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.inputs[indices], self.targets[indices]
+        on_device = indices.to(self.inputs.device)  # the order is drawn on the CPU, the same everywhere
+        return self.inputs[on_device], self.targets[on_device]
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,8 @@ def _legend(comparison: Comparison, markdown: bool = False) -> list[str]:
             if attributes
             else ""
         )
-        text = f"{column.label}: {r.encoder}{shape} (fingerprint {', '.join(fingerprints) or '–'}, seed {r.seed}{meta}; {', '.join(column.files)})"
+        seeds = f"seed {r.seed}" if r.seeds < 2 else f"mean of seeds {r.seed}–{r.seed + r.seeds - 1}"
+        text = f"{column.label}: {r.encoder}{shape} (fingerprint {', '.join(fingerprints) or '–'}, {seeds}{meta}; {', '.join(column.files)})"
         lines.append(
             f"- {text}"
             if markdown

@@ -34,5 +34,5 @@ def verdict_line(v: dict[str, Any]) -> str:
         return f"{v['task']}::{v['method']}: {v['score']:.4f}"
     return (
         f"{v['task']}::{v['method']}: {v['baseline']:.4f} → {v['score']:.4f} "
-        f"({v['difference']:+.4f}, tolerance {v['tolerance']:.4f})"
+        f"({v['difference']:+.4f}, tolerance {v['tolerance']:.4f}" + (f": {v['basis']})" if v.get("basis") else ")")
     )

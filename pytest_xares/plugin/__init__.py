@@ -62,7 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
         baseline = (
             None
             if settings.baseline is None
-            else Baseline.load(settings.baseline, settings.tolerance, missing_ok=settings.update_baseline)
+            else Baseline.load(
+                settings.baseline, settings.tolerance, missing_ok=settings.update_baseline, seeds=settings.seeds
+            )
         )
     except XaresError as error:
         raise pytest.UsageError(str(error)) from None

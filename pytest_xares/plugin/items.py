@@ -12,9 +12,9 @@ import pytest
 from pytest_xares.data.fetch import ensure_task_data, verify_task_data
 from pytest_xares.data.zenodo import DownloadError
 from pytest_xares.engine.estimate import PROPERTY as ESTIMATE_PROPERTY
-from pytest_xares.engine.policy import run_item
-from pytest_xares.engine.runtime import CHECK_NAMES
-from pytest_xares.errors import MissingData, NotRun, XaresError
+from pytest_xares.engine.policy import check, estimate, prefetch, run_item
+from pytest_xares.engine.runtime import CHECK_NAMES, Runtime
+from pytest_xares.errors import MissingData, NotRun, UsageError, XaresError
 from pytest_xares.outputs.junit import (
     BASELINE_PROPERTY,
     CHECK_PROPERTY,
@@ -24,6 +24,9 @@ from pytest_xares.outputs.junit import (
 )
 from pytest_xares.plugin.session import session_of
 from pytest_xares.task import Task
+
+#: Whether this session has handed its selected work to the engine (``prefetch``) yet.
+prefetched = pytest.StashKey[bool]()
 
 
 class XaresSuite(pytest.Collector):
@@ -38,10 +41,20 @@ class XaresSuite(pytest.Collector):
         self.mode = mode
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        if session_of(self.config).settings.ray is not None and hasattr(self.config, "workerinput"):
+            raise UsageError(
+                "--xares-ray: leave out -n; this session is the Ray driver and the cluster runs the tasks in "
+                "parallel, each selected task at once"
+            )
         if self.mode is None:
             yield EncoderChecks.from_parent(self, name="encoder")
         for task in self.tasks:
             yield TaskNode.from_parent(self, name=task.name, task=task, mode=self.mode)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, XaresError):  # what to do, without a traceback
+            return f"{type(excinfo.value).__name__}: {excinfo.value}"
+        return super().repr_failure(excinfo)
 
 
 class EncoderChecks(pytest.Collector):
@@ -91,10 +104,26 @@ class XaresItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, self.nodeid
 
+    def runtime(self) -> Runtime:
+        """The process's runtime, after handing it the whole selection once (a Ray cluster starts on
+        all of it at once; run here, each item does its own work when its turn comes)."""
+        runtime = session_of(self.config).runtime()
+        if not self.config.stash.get(prefetched, False):
+            self.config.stash[prefetched] = True
+            items = self.session.items
+            work: dict[str, tuple[Task, list[str]]] = {}
+            for item in items:
+                if isinstance(item, TaskItem):
+                    work.setdefault(item.task.name, (item.task, []))[1].append(item.name)
+            checks = [item.name for item in items if isinstance(item, CheckItem)]
+            estimates = [item.task for item in items if isinstance(item, EstimateItem)]
+            prefetch(runtime, checks, list(work.values()), estimates)
+        return runtime
+
 
 class CheckItem(XaresItem):
     def runtest(self) -> None:
-        result = session_of(self.config).runtime().check(self.name)
+        result = check(self.runtime(), self.name)
         self.user_properties.append(
             (CHECK_PROPERTY, {"check": self.name, "outcome": result.outcome, "seconds": result.seconds})
         )
@@ -111,7 +140,7 @@ class TaskItem(XaresItem):
 
     def runtest(self) -> None:
         try:
-            result = run_item(session_of(self.config).runtime(), self.task, self.name)
+            result = run_item(self.runtime(), self.task, self.name)
         except NotRun as reason:
             self._not_run(str(reason))
         self.user_properties += result_properties(result)
@@ -184,5 +213,5 @@ class EstimateItem(XaresItem):
         self.task = task
 
     def runtest(self) -> None:
-        estimate = session_of(self.config).runtime().estimate(self.task)
-        self.user_properties.append((ESTIMATE_PROPERTY, estimate.to_dict()))
+        outcome = estimate(self.runtime(), self.task)
+        self.user_properties.append((ESTIMATE_PROPERTY, outcome.to_dict()))

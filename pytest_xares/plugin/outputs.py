@@ -83,7 +83,10 @@ class BaselineOutput:
         baseline = s.baseline
 
         def update() -> str:
-            update_baseline(baseline, {(r.task, r.method): r.score for r in results.results}, s.tolerance)
+            spreads = {
+                (r.task, r.method): (r.seed_std, len(r.seed_scores)) for r in results.results if r.seed_std is not None
+            }
+            update_baseline(baseline, {(r.task, r.method): r.score for r in results.results}, s.tolerance, spreads)
             return f"baseline updated: {len(results.results)} scores merged into {baseline}"
 
         return _guarded("baseline", update)

@@ -22,6 +22,10 @@ it need not be a mean over clips. Two results on the same clips are resampled to
 picks the clips once and rescores both, and the percentile interval of the differences says how
 far the gap between two encoders could move with another test set of the same size. Results whose
 test clips differ are refused (``PairingError``).
+
+A result of heads trained with several seeds (``--xares-seeds=N``) keeps the arrays of every seed
+(the test clips are the same): its score is the mean over the seeds, and each resample rescores
+every seed and takes their mean, so a comparison pairs the very scores the tables show.
 """
 
 from __future__ import annotations
@@ -55,22 +59,41 @@ class PairingError(XaresError):
 # --- writing: from a head's outcomes to the results file -----------------------------------------
 
 
-def per_clip(outcomes: Sequence[Outcome], test_keys: Sequence[Sequence[str]]) -> list[dict[str, Any]] | None:
+def per_clip(
+    outcomes: Sequence[Outcome], test_keys: Sequence[Sequence[str]], more_seeds: Sequence[Sequence[Outcome]] = ()
+) -> list[dict[str, Any]] | None:
     """The per-clip record of each fold, for ``TaskResult.per_clip``; ``None`` when a head gave no
-    per-unit data, when its units are not the test clips, or when it would be too large."""
+    per-unit data, when its units are not the test clips, or when it would be too large.
+
+    ``outcomes`` are the folds of the first seed; ``more_seeds`` those of every further seed of
+    ``--xares-seeds``, kept beside the first (``"seeds"``): the result's score is their mean, and
+    so is what a comparison recomputes on each resample."""
+    seeds = [list(outcomes), *map(list, more_seeds)]
+    if any(len(folds) != len(test_keys) for folds in seeds):
+        raise ValueError("per-clip data of every seed needs one outcome per fold")
+    total = 0
     folds = []
-    for outcome, keys in zip(outcomes, test_keys, strict=True):
-        if outcome.per_unit is None or outcome.units != len(keys):
-            return None
-        kind, arrays = outcome.per_unit
-        if kind == "map":
-            scores = np.asarray(arrays["scores"])
-            if scores.size > MAX_VALUES:
+    for k, keys in enumerate(test_keys):
+        kept = []
+        for outcome in (folds_of_seed[k] for folds_of_seed in seeds):
+            if outcome.per_unit is None or outcome.units != len(keys):
                 return None
-            arrays = {"ranks": _dense_ranks(scores), "targets": np.asarray(arrays["targets"])}
-        folds.append({"kind": kind, "keys": _pack(json.dumps(list(keys)).encode("utf-8")), "arrays": {
-            name: encode_array(array) for name, array in arrays.items()
-        }})  # fmt: skip
+            kind, arrays = outcome.per_unit
+            if kind == "map":
+                scores = np.asarray(arrays["scores"])
+                total += scores.size
+                if total > MAX_VALUES:  # over every fold and seed: the file's size
+                    return None
+                arrays = {"ranks": _dense_ranks(scores), "targets": np.asarray(arrays["targets"])}
+            kept.append((kind, {name: encode_array(array) for name, array in arrays.items()}))
+        fold: dict[str, Any] = {
+            "kind": kept[0][0],
+            "keys": _pack(json.dumps(list(keys)).encode("utf-8")),
+            "arrays": kept[0][1],
+        }
+        if len(kept) > 1:
+            fold["seeds"] = [arrays for _, arrays in kept[1:]]
+        folds.append(fold)
     return folds
 
 
@@ -120,29 +143,40 @@ def _unpack(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class ClipScores:
-    """One fold of a result: its test clips' keys and its score as a function of draw counts."""
+    """One fold of a result: its test clips' keys and its score as a function of draw counts.
+
+    ``arrays`` are the first seed's; ``seeds`` those of the further seeds of ``--xares-seeds``,
+    on the same clips: the score is the mean over all of them."""
 
     kind: str
     keys: tuple[str, ...]
     arrays: dict[str, np.ndarray]
+    seeds: tuple[dict[str, np.ndarray], ...] = ()
 
     @classmethod
     def of(cls, stored: dict[str, Any]) -> ClipScores:
         keys = json.loads(_unpack(stored["keys"]))
-        arrays = {name: decode_array(a) for name, a in stored["arrays"].items()}
-        if stored["kind"] not in RESCORERS or any(len(a) != len(keys) for a in arrays.values()):
+        every = [
+            {name: decode_array(a) for name, a in arrays.items()}
+            for arrays in [stored["arrays"], *stored.get("seeds", [])]
+        ]
+        if stored["kind"] not in RESCORERS or any(len(a) != len(keys) for arrays in every for a in arrays.values()):
             raise ValueError(f"per-clip data of kind {stored['kind']!r} that does not fit its {len(keys)} clips")
-        return cls(stored["kind"], tuple(keys), arrays)
+        return cls(stored["kind"], tuple(keys), every[0], tuple(every[1:]))
 
     def reordered(self, keys: Sequence[str]) -> ClipScores:
         """The same clips in the order of ``keys`` (the same set)."""
         where = {key: i for i, key in enumerate(self.keys)}
         order = np.array([where[key] for key in keys])
-        return ClipScores(self.kind, tuple(keys), {name: a[order] for name, a in self.arrays.items()})
+        arrays, *seeds = ({name: a[order] for name, a in each.items()} for each in (self.arrays, *self.seeds))
+        return ClipScores(self.kind, tuple(keys), arrays, tuple(seeds))
 
     def rescorer(self) -> Callable[[np.ndarray], float]:
-        """The score when clip ``i`` is drawn ``counts[i]`` times."""
-        return RESCORERS[self.kind](self.arrays)
+        """The score when clip ``i`` is drawn ``counts[i]`` times: with several seeds, their mean."""
+        if not self.seeds:
+            return RESCORERS[self.kind](self.arrays)
+        scorers = [RESCORERS[self.kind](arrays) for arrays in (self.arrays, *self.seeds)]
+        return lambda counts: float(np.mean([scorer(counts) for scorer in scorers]))
 
 
 def _weighted_mean(values: np.ndarray, counts: np.ndarray, over: np.ndarray | None = None) -> float:

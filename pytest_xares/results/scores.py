@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,14 @@ class TaskResult:
     #: The encoder's declared ``sampling_rate``, ``output_dim``, ``hop_size_in_ms`` and its
     #: ``parameters`` (count), as the process that ran the item found them.
     encoder_attributes: dict[str, Any] = field(default_factory=dict)
+    #: With ``--xares-seeds=N`` (N > 1): each seed's score (the mean over folds), for the seeds
+    #: ``seed``, ``seed + 1``, …; ``score`` and ``fold_scores`` are their means. Empty for one seed.
+    seed_scores: list[float] = field(default_factory=list)
+
+    @property
+    def seed_std(self) -> float | None:
+        """The standard deviation of the score over seeds (n - 1 in the denominator); ``None`` for one seed."""
+        return statistics.stdev(self.seed_scores) if len(self.seed_scores) > 1 else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,7 +62,7 @@ class TaskResult:
     def from_dict(cls, data: dict[str, Any]) -> TaskResult:
         """Read back what ``to_dict`` wrote; raises ``TypeError`` or ``ValueError`` for anything else."""
         result = cls(**data)
-        numbers = [result.score, *result.fold_scores, *result.interval]
+        numbers = [result.score, *result.fold_scores, *result.interval, *result.seed_scores]
         if (
             not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers)
             or len(result.interval) != 2
@@ -71,6 +80,8 @@ class Average:
     score: float | None
     reference: float | None
     tasks: tuple[str, ...]
+    #: With several seeds: the standard deviation over seeds of the weighted average of each seed's scores.
+    std: float | None = None
 
 
 def averages(results: Iterable[TaskResult], tasks: Mapping[str, Task | TaskInfo]) -> list[Average]:
@@ -91,6 +102,14 @@ def averages(results: Iterable[TaskResult], tasks: Mapping[str, Task | TaskInfo]
             if not chosen:
                 continue
             refs = [(reference(r.task, method), tasks[r.task].weight) for r in chosen]
+            per_seed = [r.seed_scores for r in chosen]
+            seeds = len(per_seed[0])
+            std = None
+            if seeds > 1 and all(len(scores) == seeds for scores in per_seed):
+                each = [
+                    weighted_average((r.seed_scores[k], tasks[r.task].weight) for r in chosen) for k in range(seeds)
+                ]
+                std = statistics.stdev(a for a in each if a is not None) if None not in each else None
             rows.append(
                 Average(
                     method,
@@ -100,6 +119,7 @@ def averages(results: Iterable[TaskResult], tasks: Mapping[str, Task | TaskInfo]
                     if all(s is not None for s, _ in refs)
                     else None,
                     tuple(r.task for r in chosen),
+                    std,
                 )
             )
     return rows
@@ -184,6 +204,11 @@ class Results:
         return averages(self.results, self.tasks)
 
     @property
+    def seeds(self) -> int:
+        """How many seeds each head was trained with (``--xares-seeds``): 1 unless results say more."""
+        return max((len(r.seed_scores) for r in self.results), default=1) or 1
+
+    @property
     def label(self) -> str:
         """What reports call the run: its ``--xares-name``, else the encoder."""
         return self.name or self.encoder or "results"
@@ -197,6 +222,7 @@ class Results:
         fingerprints = sorted({r.encoder_fingerprint for r in self.results})
         return {
             **provenance(self.encoder, self.seed),
+            "seeds": self.seeds,
             "name": self.name,
             "meta": self.meta,
             "encoder_attributes": self.encoder_attributes,
@@ -243,8 +269,12 @@ class Results:
                 f"(fingerprint: files (encoder) — {described}); they do not merge"
             )
         seeds = {part.seed for part in parts.values()}
-        if len(seeds) > 1:
-            by_file = ", ".join(f"{name}: {part.seed}" for name, part in parts.items())
+        counts = {part.seeds for part in parts.values() if part.results}
+        if len(seeds) > 1 or len(counts) > 1:
+            by_file = ", ".join(
+                f"{name}: {part.seed}" + (f" and the {part.seeds - 1} after it" if part.seeds > 1 else "")
+                for name, part in parts.items()
+            )
             raise ValueError(f"the results files were made with different seeds ({by_file}); they do not merge")
         tasks: dict[str, TaskInfo | Task] = {}
         results: dict[tuple[str, str], TaskResult] = {}

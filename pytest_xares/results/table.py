@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tabulate import tabulate
-
 from pytest_xares.results.baseline import Baseline
 from pytest_xares.results.references import REFERENCE_ENCODER, reference
 
@@ -44,6 +42,21 @@ def _fmt(value: float | None, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
+def _score(score: float | None, std: float | None) -> str:
+    """A score, and where heads trained with several seeds scored differently their standard
+    deviation: "0.812 ± 0.003" (kNN, which draws nothing from the seed, has none to show)."""
+    return _fmt(score) + (f" ± {std:.3f}" if std and score is not None else "")
+
+
+def seeds_note(results: Results) -> str | None:
+    """What ± means, where the run trained its heads with several seeds."""
+    n = results.seeds
+    if n < 2:
+        return None
+    seeds = f"{n} seeds ({results.seed}–{results.seed + n - 1})"
+    return f"scores are means over {seeds} ± their standard deviation (not shown where it is 0, as for kNN)"
+
+
 def _metric(metric: str, result: TaskResult | None) -> str:
     """The metric's name, with the figures reported beside the score: "pearson (mse 1.234)"."""
     extra = result.extra if result is not None else {}
@@ -63,14 +76,15 @@ def _seconds(results: list[TaskResult], divisor: float) -> str:
 
 
 def _table(headers: Sequence[str], rows: list[list[str]], keep: Sequence[int] = (0,)) -> str:
-    """A GitHub-style table without the columns that are empty in every row (but those in ``keep``)."""
+    """A GitHub-style table without the columns that are empty in every row (but those in ``keep``).
+
+    Each column is as wide as its widest cell or header (tabulate would pad every header by two
+    more, 8 of the 120 columns of the real suite's table)."""
     shown = [i for i in range(len(headers)) if i in keep or any(row[i] != EMPTY for row in rows)]
-    return tabulate(
-        [[row[i] for i in shown] for row in rows],
-        headers=[headers[i] for i in shown],
-        tablefmt="github",
-        disable_numparse=True,
-    )
+    cells = [[headers[i] for i in shown], *([row[i] for i in shown] for row in rows)]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(shown))]
+    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |" for row in cells]
+    return "\n".join([lines[0], "|" + "|".join("-" * (width + 2) for width in widths) + "|", *lines[1:]])
 
 
 def _by_task(results: Results) -> dict[str, dict[str, TaskResult]]:
@@ -102,8 +116,8 @@ def _scores(results: Results) -> tuple[str, list[str]]:
             [
                 name + (PRIVATE_MARK if tasks[name].private else ""),
                 metric,
-                _fmt(mlp.score if mlp else None),
-                _fmt(knn.score if knn else None),
+                _score(mlp.score if mlp else None, mlp.seed_std if mlp else None),
+                _score(knn.score if knn else None, knn.seed_std if knn else None),
                 _fmt(ref_mlp),
                 _fmt(mlp.score - ref_mlp if mlp and ref_mlp is not None else None, signed=True),
                 _fmt(ref_knn),
@@ -144,7 +158,7 @@ def averages_table(results: Results) -> str:
         rows.append(
             [
                 f"{a.method.upper() if a.method == 'mlp' else 'kNN'}, {'public and all' if both else a.scope}",
-                _fmt(a.score),
+                _score(a.score, a.std),
                 _fmt(a.reference) + (KNN_MARK if a.method == "knn" and a.reference is not None else ""),
                 _covered(a, results),
             ]
@@ -163,6 +177,9 @@ def render(results: Results) -> str:
         table, below = _scores(results)
         averages = averages_table(results)
         parts += [table, *below, "", averages]
+        note = seeds_note(results)
+        if note:
+            parts.append(note)
         if KNN_MARK in table or KNN_MARK in averages:
             parts.append(KNN_FOOTNOTE)
         if any(results.tasks[r.task].private for r in results.results):
@@ -186,7 +203,8 @@ def about(results: Results, suite: str | None = None, versions: Mapping[str, Any
     parts = [f"suite `{suite}`"] if suite else []
     if results.encoder:
         parts.append(f"encoder `{results.encoder}`")
-    parts.append(f"seed {results.seed}")
+    n = results.seeds
+    parts.append(f"seed {results.seed}" if n < 2 else f"seeds {results.seed}–{results.seed + n - 1} (mean ± std)")
     if versions:
         named = {"pytest_xares": "pytest-xares", "protocol": "protocol", "torch": "torch", "python": "Python"}
         parts.append(", ".join(f"{label} {versions[key]}" for key, label in named.items() if versions.get(key)))
@@ -211,7 +229,7 @@ def markdown(
                 r.task,
                 r.method,
                 _metric(r.metric, r),
-                _fmt(r.score),
+                _score(r.score, r.seed_std),
                 f"{r.interval[0]:.3f}–{r.interval[1]:.3f}",
                 _fmt(verdict.baseline if verdict else None),
                 _fmt(verdict.difference if verdict else None, signed=True)
@@ -223,6 +241,8 @@ def markdown(
     body = _table(headers, rows, keep=range(len(headers)))  # every column: a fixed layout for whoever reads it
     averages = averages_table(results)
     footnote = f"\n\n{KNN_FOOTNOTE}" if KNN_MARK in body or KNN_MARK in averages else ""
+    note = seeds_note(results)
+    footnote += f"\n\n{note}" if note else ""
     return f"### {title(results)}\n\n{about(results, suite, versions)}\n\n{body}\n\n{averages}{footnote}\n"
 
 
