@@ -182,9 +182,7 @@ def parser() -> argparse.ArgumentParser:
     tasks.add_argument(
         "--data-dir", type=Path, metavar="DIR", help="the data folder (default: XARES_DATA_DIR or ~/.cache/xares/data)"
     )
-    tasks.add_argument(
-        "--cache-dir", type=Path, metavar="DIR", help="the cache (default: XARES_CACHE_DIR or ~/.cache/xares/cache)"
-    )
+    _cache_dir_option(tasks)
     tasks.add_argument("-v", "--verbose", action="store_true", help="each task's details and every published score")
     tasks.add_argument("--json", action="store_true", help="the rows as JSON")
     tasks.set_defaults(run=_tasks)
@@ -197,9 +195,7 @@ def parser() -> argparse.ArgumentParser:
         "of --encoder (a fingerprint or its start) or of --protocol, lists them and removes them only with --yes.",
     )
     cache.add_argument("action", nargs="?", choices=["prune"], help="prune: remove the selected entries")
-    cache.add_argument(
-        "--cache-dir", type=Path, metavar="DIR", help="the cache (default: XARES_CACHE_DIR or ~/.cache/xares/cache)"
-    )
+    _cache_dir_option(cache)
     cache.add_argument("--before", type=_date, metavar="DATE", help="entries last used before this day (2025-06-30)")
     cache.add_argument("--encoder", metavar="FINGERPRINT", help="entries of this encoder (its fingerprint or a prefix)")
     cache.add_argument("--protocol", metavar="VERSION", help="entries of this protocol version")
@@ -208,6 +204,12 @@ def parser() -> argparse.ArgumentParser:
     )
     cache.set_defaults(run=_cache)
     return top
+
+
+def _cache_dir_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--cache-dir", type=Path, metavar="DIR", help="the cache (default: XARES_CACHE_DIR or ~/.cache/xares/cache)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
