@@ -38,6 +38,11 @@ class DashengEncoder(torch.nn.Module):
     The mel front end runs clip by clip: its decibel floor (120 dB below the maximum) is taken
     over the whole tensor it is given, so a batch would let a loud clip raise the floor of a quiet
     neighbour; one clip at a time, every clip gets the frames it gets alone.
+
+    ``hidden_states`` gives the model's ``depth + 1`` layers (13 for dasheng base), each windowed as
+    the output is: layer 0 is the first block's input (the patch embeddings plus the time and
+    frequency position embeddings), layer ``i`` the output of transformer block ``i``, and the
+    last the output itself, the last block's output after the final layer norm.
     """
 
     sampling_rate = 16_000
@@ -62,7 +67,40 @@ class DashengEncoder(torch.nn.Module):
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``[batch, samples]`` (or ``[samples]``) → ``[batch, (samples // 160 + 1) // 4, output_dim]``."""
+        return self.model.forward_spectrogram(self._spectrograms(audio))
+
+    def hidden_states(self, audio: torch.Tensor) -> list[torch.Tensor]:
+        """``[batch, samples]`` (or ``[samples]``) → ``depth + 1`` tensors of ``forward``'s shape, from
+        layer 0 (the first block's input) to the output, which ``forward`` returns.
+
+        The model runs as in ``forward``, window by window; hooks on its blocks record each window's
+        block input and the outputs of all blocks but the last, whose normalised output is the output.
+        """
+        windows: list[list[torch.Tensor]] = []
+
+        def record_input(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            windows.append([args[0]])
+
+        def record_output(module: torch.nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            windows[-1].append(output)
+
+        handles = [self.model.blocks.register_forward_pre_hook(record_input)]
+        handles += [block.register_forward_hook(record_output) for block in list(self.model.blocks)[:-1]]
+        try:
+            output = self.model.forward_spectrogram(self._spectrograms(audio))
+        finally:
+            for handle in handles:
+                handle.remove()
+        layers = [list(layer) for layer in zip(*windows)]
+        windows.clear()
+        joined = []
+        for layer in layers:  # each layer's windows are let go once joined: at most one layer is held twice
+            joined.append(torch.cat(layer, dim=1))
+            layer.clear()
+        return [*joined, output]
+
+    def _spectrograms(self, audio: torch.Tensor) -> torch.Tensor:
+        """``[batch, samples]`` (or ``[samples]``) → the model's normalised mel spectrograms, clip by clip."""
         batch = (audio.reshape(1, -1) if audio.ndim == 1 else audio).float()
         batch = torch.nn.functional.pad(batch, (0, max(0, self.min_samples - batch.shape[1])))
-        spectrograms = torch.cat([self.model.forward_to_spec(clip[None]) for clip in batch])
-        return self.model.forward_spectrogram(spectrograms)
+        return torch.cat([self.model.forward_to_spec(clip[None]) for clip in batch])

@@ -19,7 +19,12 @@ from pytest_xares.example_encoders.wav2vec2 import Wav2Vec2Encoder  # first: say
 
 
 class Data2VecEncoder(Wav2Vec2Encoder):
-    """The last hidden layer of data2vec-audio base, one 768-d frame per 20 ms of 16 kHz audio."""
+    """The last hidden layer of data2vec-audio base, one 768-d frame per 20 ms of 16 kHz audio.
+
+    ``hidden_states`` gives its 13 layers (``num_hidden_layers + 1``): layer 0 is the transformer's
+    input (the projected convolutional features plus the convolutional position embedding,
+    layer-normalised), layer ``i`` the output of transformer layer ``i``, the last the output.
+    """
 
     output_dim = 768
     source_env = "XARES_DATA2VEC_MODEL"

@@ -87,6 +87,14 @@ class Wav2Vec2Encoder(torch.nn.Module):
     it (after normalisation, as the feature extractor pads) and gives one frame. Every clip of a
     batch is cut at the same places and normalised on its own, so a clip gets the same frames alone
     as in a batch.
+
+    ``hidden_states`` gives the model's ``num_hidden_layers + 1`` layers (25 for the large model,
+    13 for base), each cut and normalised as the output is: layer 0 is the transformer's input
+    (the projected convolutional features plus the convolutional position embedding,
+    layer-normalised in the models that normalise before their layers: base and data2vec), layer
+    ``i`` the output of transformer layer ``i``, and the last the output itself. In a
+    stable-layer-norm model (large) that is the top layer's output after the final layer norm,
+    which transformers 5 leaves out of ``hidden_states`` (its last entry is before the norm).
     """
 
     sampling_rate = 16_000
@@ -128,19 +136,42 @@ class Wav2Vec2Encoder(torch.nn.Module):
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``[batch, samples]`` (or ``[samples]``) → ``[batch, (samples - 400) // 320 + 1, output_dim]``."""
+        return self._encode(audio, all_layers=False)[0]
+
+    def hidden_states(self, audio: torch.Tensor) -> list[torch.Tensor]:
+        """``[batch, samples]`` (or ``[samples]``) → ``num_hidden_layers + 1`` tensors of ``forward``'s
+        shape, from layer 0 (the transformer's input) to the output, which ``forward`` returns."""
+        return self._encode(audio, all_layers=True)
+
+    def _encode(self, audio: torch.Tensor, all_layers: bool) -> list[torch.Tensor]:
+        """The output (or, with ``all_layers``, every hidden state), each chunk's frames concatenated."""
         batch = (audio.reshape(1, -1) if audio.ndim == 1 else audio).float()
         spans = self.spans(batch.shape[1])
         # The last chunk's statistics take in the samples after its last frame too, so one chunk is
         # normalised over the whole clip, as the feature extractor does.
         tails = [end for _, end in spans[:-1]] + [batch.shape[1]]
-        chunks = [self._encode_chunk(batch[:, start:tail], end - start) for (start, end), tail in zip(spans, tails)]
-        return torch.cat(chunks, dim=1)
+        chunks = [
+            self._encode_chunk(batch[:, start:tail], end - start, all_layers)
+            for (start, end), tail in zip(spans, tails)
+        ]
+        layers = [list(layer) for layer in zip(*chunks)]
+        del chunks
+        outputs = []
+        for layer in layers:  # each layer's chunks are let go once joined: at most one layer is held twice
+            outputs.append(torch.cat(layer, dim=1))
+            layer.clear()
+        return outputs
 
-    def _encode_chunk(self, chunk: torch.Tensor, samples: int) -> torch.Tensor:
-        """The frames of the first ``samples`` samples of ``chunk`` (zero-padded to them where it is
-        shorter: an input under one receptive field), normalised over all of ``chunk``."""
+    def _encode_chunk(self, chunk: torch.Tensor, samples: int, all_layers: bool) -> list[torch.Tensor]:
+        """The output (or, with ``all_layers``, every hidden state) for the first ``samples`` samples of
+        ``chunk`` (zero-padded to them where it is shorter: an input under one receptive field),
+        normalised over all of ``chunk``."""
         if self.normalize:
             variance, mean = torch.var_mean(chunk, dim=1, correction=0, keepdim=True)
             chunk = (chunk - mean) / torch.sqrt(variance + 1e-7)
         chunk = torch.nn.functional.pad(chunk[:, :samples], (0, max(0, samples - chunk.shape[1])))
-        return self.model(chunk.to(self.model.dtype)).last_hidden_state
+        if not all_layers:
+            return [self.model(chunk.to(self.model.dtype)).last_hidden_state]
+        output = self.model(chunk.to(self.model.dtype), output_hidden_states=True)
+        # transformers 5 records a stable-layer-norm model's top layer before its final norm, 4 after it.
+        return [*output.hidden_states[:-1], output.last_hidden_state]

@@ -46,6 +46,11 @@ class WhisperEncoder(torch.nn.Module):
     its maximum minus 8, then scaled), computed here in torch on the encoder's device with the
     filter bank of transformers' ``WhisperFeatureExtractor``; each clip's window gets its own
     floor, so a clip gets the same frames alone as in a batch.
+
+    ``hidden_states`` gives the encoder's ``encoder_layers + 1`` layers (7 for whisper-base), each
+    windowed and trimmed as the output is: layer 0 is the transformer's input (the convolutions'
+    output plus the sinusoidal position embedding), layer ``i`` the output of transformer layer
+    ``i``, and the last the output itself, after the final layer norm.
     """
 
     sampling_rate = 16_000
@@ -88,6 +93,15 @@ class WhisperEncoder(torch.nn.Module):
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``[batch, samples]`` (or ``[samples]``) → ``[batch, ceil(samples / 320), output_dim]``."""
+        return self._encode(audio, all_layers=False)[0]
+
+    def hidden_states(self, audio: torch.Tensor) -> list[torch.Tensor]:
+        """``[batch, samples]`` (or ``[samples]``) → ``encoder_layers + 1`` tensors of ``forward``'s
+        shape, from layer 0 (the transformer's input) to the output, which ``forward`` returns."""
+        return self._encode(audio, all_layers=True)
+
+    def _encode(self, audio: torch.Tensor, all_layers: bool) -> list[torch.Tensor]:
+        """The output (or, with ``all_layers``, every hidden state), each window's frames of real audio concatenated."""
         batch = (audio.reshape(1, -1) if audio.ndim == 1 else audio).float()
         samples = batch.shape[1]
         windows = max(1, math.ceil(samples / self.window_samples))
@@ -95,6 +109,18 @@ class WhisperEncoder(torch.nn.Module):
         outputs = []
         for start in range(0, windows * self.window_samples, self.window_samples):
             features = self.log_mel(batch[:, start : start + self.window_samples]).to(self.encoder.dtype)
-            real = min(samples - start, self.window_samples)
-            outputs.append(self.encoder(features).last_hidden_state[:, : math.ceil(real / self.frame_samples)])
-        return torch.cat(outputs, dim=1)
+            kept = math.ceil(min(samples - start, self.window_samples) / self.frame_samples)
+            if all_layers:
+                encoded = self.encoder(features, output_hidden_states=True)
+                # The last entry is the output, after the final layer norm: taken from it, it is forward's exactly.
+                layers = [*encoded.hidden_states[:-1], encoded.last_hidden_state]
+            else:
+                layers = [self.encoder(features).last_hidden_state]
+            outputs.append([layer[:, :kept] for layer in layers])
+        per_layer = [list(layer) for layer in zip(*outputs)]
+        del outputs
+        joined = []
+        for layer in per_layer:  # each layer's windows are let go once joined: at most one layer is held twice
+            joined.append(torch.cat(layer, dim=1))
+            layer.clear()
+        return joined

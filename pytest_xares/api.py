@@ -42,13 +42,14 @@ class EncoderCheckError(XaresError, AssertionError):
 
 @dataclass(frozen=True)
 class CheckReport:
-    """The verdict of every interface check; truthy only when all pass."""
+    """The verdict of every interface check; truthy only when none fails (a check may not apply:
+    ``hidden_states`` is skipped for an encoder that exposes none)."""
 
     encoder: str
     checks: dict[str, CheckResult]
 
     def __bool__(self) -> bool:
-        return all(result.outcome == "passed" for result in self.checks.values())
+        return not self.failed
 
     @property
     def failed(self) -> list[str]:
@@ -56,7 +57,12 @@ class CheckReport:
 
     def __str__(self) -> str:
         rows = [[name, result.outcome, result.message] for name, result in self.checks.items()]
-        verdict = "all checks passed" if self else f"failed: {', '.join(self.failed) or 'none'}; see the messages"
+        skipped = [name for name, result in self.checks.items() if result.outcome == "skipped"]
+        verdict = (
+            "all checks passed" + (f" (not applicable: {', '.join(skipped)})" if skipped else "")
+            if self
+            else f"failed: {', '.join(self.failed)}; see the messages"
+        )
         return f"encoder checks of {self.encoder}: {verdict}\n" + tabulate(
             rows, headers=["check", "verdict", "what to fix"]
         )
@@ -132,6 +138,8 @@ def evaluate(
     progress: bool = True,
     name: str | None = None,
     meta: Mapping[str, str] | None = None,
+    layers: str | None = None,
+    frame_layers: str | None = None,
 ) -> Results:
     """Evaluate ``encoder`` on ``tasks`` (names or definitions; default: all of ``suite``).
 
@@ -139,7 +147,9 @@ def evaluate(
     score from here and from the plugin agree. Tasks whose data is absent are listed in
     ``results.skipped`` with the reason. Raises ``EncoderError`` when a check that makes
     evaluation meaningless fails. ``name`` and ``meta`` label the results as ``--xares-name`` and
-    ``--xares-meta`` do; ``seeds=N`` trains each head with N seeds as ``--xares-seeds`` does.
+    ``--xares-meta`` do; ``seeds=N`` trains each head with N seeds as ``--xares-seeds`` does;
+    ``layers`` and ``frame_layers`` ("all", "weighted", "3,6,12") choose the layers scored as
+    ``--xares-layers`` and ``--xares-frame-layers`` do.
     """
     chosen = resolve_tasks(tasks, suite)
     runtime, spec = _runtime(
@@ -152,6 +162,8 @@ def evaluate(
         device=device,
         batch_size=batch_size,
         asr_lm=asr_lm,
+        layers=layers,
+        frame_layers=frame_layers,
     )
     reason = runtime.gate()
     if reason is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_xares.encoder import EncoderSpec
+from pytest_xares.encoder.layers import LAST, Layers
 from pytest_xares.errors import UsageError
 
 ZENODO_URL = "https://zenodo.org"
@@ -220,6 +221,24 @@ OPTIONS = (
         "MODE",
     ),
     Option(
+        "layers",
+        "which of the encoder's layers clip tasks score: 'last' (its output, X-ARES's protocol), 'all' (a head "
+        "per layer; the table shows the best one beside the last), 'weighted' (one head on a learned softmax-"
+        "weighted sum of every layer, SUPERB's way) or layer numbers like 3,6,-1; needs an encoder that exposes "
+        "its hidden states",
+        lambda: LAST,
+        Layers.parse,
+        "LAYERS",
+    ),
+    Option(
+        "frame-layers",
+        "the same for frame-level and speech tasks, which store every frame of each layer they score (the disk "
+        "of 'last' times the number of layers: see --xares-estimate)",
+        lambda: LAST,
+        Layers.parse,
+        "LAYERS",
+    ),
+    Option(
         "name",
         "what the results are called in the results file, the reports and `xares compare` (default: the encoder)",
         metavar="NAME",
@@ -279,6 +298,8 @@ class Settings:
     estimate: bool = False
     seeds: int = 1
     ray: str | None = None
+    layers: Layers = LAST
+    frame_layers: Layers = LAST
 
     @property
     def active(self) -> bool:

@@ -25,10 +25,14 @@ PROTOCOL_VERSION = "4"
 RESULT_LAYOUT = "2"
 
 
-def embedding_key(encoder_fingerprint: str, task: Task, pattern: str, shards: list[Path], frames: bool) -> str:
-    """The embeddings of one split's shards: pooled, or (``frames``) every frame as well.
+def embedding_key(
+    encoder_fingerprint: str, task: Task, pattern: str, shards: list[Path], frames: bool, layers: str | None = None
+) -> str:
+    """The embeddings of one split's shards: pooled, or (``frames``) every frame as well; of the
+    encoder's output, or of the ``layers`` it names (``encoder.layers.Layers.stored``).
 
-    Entries with frames are other entries; pooled ones keep the keys they always had."""
+    Entries with frames, or with layers, are other entries; pooled ones of the output keep the
+    keys they always had."""
     return digest(
         "embeddings",
         PROTOCOL_VERSION,
@@ -37,6 +41,7 @@ def embedding_key(encoder_fingerprint: str, task: Task, pattern: str, shards: li
         pattern,
         task.crop_seconds,
         *(("frames",) if frames else ()),
+        *((("layers", layers),) if layers is not None else ()),
         content_id(shards, record_checksums(shards[0].parent)),
     )
 
@@ -48,10 +53,12 @@ def result_key(
     seed: int,
     options: Mapping[str, Any],
     seeds: int = 1,
+    layers: str = "last",
 ) -> str:
     """A task's score by one method, from the embeddings of its splits; ``options`` are the
     head's settings that change the score (the ASR task's language model), ``seeds`` the number
-    of seeds its heads are trained with (``--xares-seeds``; the result of one seed keeps its key)."""
+    of seeds its heads are trained with (``--xares-seeds``; the result of one seed keeps its key),
+    ``layers`` the layers scored (``--xares-layers``; the last layer's result keeps its key)."""
     return digest(
         PROTOCOL_VERSION,
         RESULT_LAYOUT,
@@ -61,6 +68,7 @@ def result_key(
         seed,
         dict(options),
         *((("seeds", seeds),) if seeds != 1 else ()),
+        *((("layers", layers),) if layers != "last" else ()),
     )
 
 

@@ -29,6 +29,7 @@ from pytest_xares.data.audio import AudioError, crop, decode
 from pytest_xares.data.shards import RawSample, iter_samples
 from pytest_xares.embeddings.sets import EmbeddingSet
 from pytest_xares.encoder import describe_error
+from pytest_xares.encoder.layers import LayerError, run_layers
 from pytest_xares.errors import DataError, EncoderError, LabelError
 from pytest_xares.task import Task
 
@@ -111,14 +112,20 @@ def encode(
     frames: FrameSink | None = None,
     busy: Callable[[str], AbstractContextManager[object]] = lambda what: contextlib.nullcontext(),
     what: str = "the split",
+    layers: Callable[[int], list[int]] | None = None,
 ) -> tuple[EmbeddingSet, EncodeStats]:
     """Mean-pooled embeddings of every clip from ``source`` (``what``: a split, for messages), in
     source order; every frame's embedding goes to ``frames`` too, where given. Each encoder call
     runs inside ``busy(description)``, which can say that a long one is still running.
 
-    Every output is checked as it comes: ``[clips, frames, output_dim]``, floating point, finite,
-    or an ``EncoderError`` names the clip."""
+    With ``layers`` the encoder's hidden states are encoded (``encoder.layers.run_layers``) and
+    ``layers(count)`` says which of its ``count`` layers to keep: each row (pooled, and each
+    frame) is then those layers' vectors one after another; else its output alone.
+
+    Every output is checked as it comes: ``[clips, frames, output_dim]`` for every layer, floating
+    point, finite, the same layers in every batch, or an ``EncoderError`` names the clip."""
     stats = EncodeStats()
+    kept: list[tuple[int, list[int]]] = []  # (the encoder's layer count, the layers kept), from the first batch
     rows: dict[int, np.ndarray] = {}
     seen: dict[int, tuple[str, Any]] = {}  # index → (key, metadata)
     buckets: dict[int, list[Clip]] = defaultdict(list)
@@ -129,7 +136,7 @@ def encode(
         pending -= len(batch)
         started = time.perf_counter()
         with busy(f"encoding {what}: a batch of {len(batch)} clips from {batch[0].key}"):
-            pooled, output = _forward(encoder, device, batch, keep_frames=frames is not None)
+            pooled, output = _forward(encoder, device, batch, frames is not None, layers, kept)
         for number, (clip, row) in enumerate(zip(batch, pooled)):
             # A copy, not a view: views would keep each batch's output alive, and those small
             # blocks, allocated among the forward pass's large temporary ones, pin the allocator's
@@ -161,17 +168,28 @@ def encode(
     if not order:
         raise DataError(f"{what} holds no samples: its shards have no audio with json metadata")
     features = np.stack([rows[i] for i in order]).astype(np.float32, copy=False)
-    return EmbeddingSet(features, [seen[i][0] for i in order], [seen[i][1] for i in order]), stats
+    numbers = tuple(kept[0][1]) if layers is not None else ()
+    return EmbeddingSet(features, [seen[i][0] for i in order], [seen[i][1] for i in order], numbers), stats
 
 
 def _forward(
-    encoder: torch.nn.Module, device: torch.device, batch: list[Clip], keep_frames: bool = False
+    encoder: torch.nn.Module,
+    device: torch.device,
+    batch: list[Clip],
+    keep_frames: bool = False,
+    layers: Callable[[int], list[int]] | None = None,
+    kept: list[tuple[int, list[int]]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The mean over frames of each clip's embeddings, and (``keep_frames``) the frames themselves."""
+    """The mean over frames of each clip's embeddings, and (``keep_frames``) the frames themselves;
+    with ``layers``, of the layers it keeps, one after another (``kept`` holds what the first
+    batch found, which every later one must match)."""
     audio = torch.from_numpy(np.stack([c.audio for c in batch]))
+    kept = [] if kept is None else kept
     try:
         with torch.inference_mode():
-            output = encoder(audio.to(device))
+            outputs = run_layers(encoder, audio.to(device), all_layers=layers is not None)
+    except LayerError as error:
+        raise EncoderError(f"on {batch[0].key}: {error}") from None
     except torch.cuda.OutOfMemoryError:
         if len(batch) == 1:
             seconds = audio.shape[1] / cast(int, encoder.sampling_rate)
@@ -182,8 +200,8 @@ def _forward(
         torch.cuda.empty_cache()
         half = len(batch) // 2
         parts = [
-            _forward(encoder, device, batch[:half], keep_frames),
-            _forward(encoder, device, batch[half:], keep_frames),
+            _forward(encoder, device, batch[:half], keep_frames, layers, kept),
+            _forward(encoder, device, batch[half:], keep_frames, layers, kept),
         ]
         frames = np.concatenate([p[1] for p in parts]) if keep_frames else None
         return np.concatenate([p[0] for p in parts]), frames
@@ -191,16 +209,53 @@ def _forward(
         raise EncoderError(
             f"the encoder raised on {batch[0].key} (batch of {len(batch)}): {describe_error(error)}"
         ) from None
-    _check_output(encoder, output, batch, list(audio.shape))
-    pooled = output.float().mean(dim=1)
-    return pooled.cpu().numpy(), (output.to(torch.float16).cpu().numpy() if keep_frames else None)
+    if layers is None:
+        _check_output(encoder, outputs[0], batch, list(audio.shape))
+    else:
+        outputs = _kept_layers(encoder, outputs, batch, list(audio.shape), layers, kept)
+    # Each layer pooled on its own: the last one's mean is the very float32 of a run without layers.
+    pooled = torch.cat([output.float().mean(dim=1) for output in outputs], dim=1)
+    frames = torch.cat(outputs, dim=2).to(torch.float16).cpu().numpy() if keep_frames else None
+    return pooled.cpu().numpy(), frames
 
 
-def _check_output(encoder: torch.nn.Module, output: Any, batch: list[Clip], shape: list[int]) -> None:
+def _kept_layers(
+    encoder: torch.nn.Module,
+    outputs: list[torch.Tensor],
+    batch: list[Clip],
+    shape: list[int],
+    layers: Callable[[int], list[int]],
+    kept: list[tuple[int, list[int]]],
+) -> list[torch.Tensor]:
+    """The kept layers, in order, each checked."""
+    if not kept:
+        try:
+            kept.append((len(outputs), layers(len(outputs))))
+        except LayerError as error:
+            raise EncoderError(str(error)) from None
+    count, numbers = kept[0]
+    if len(outputs) != count:
+        raise EncoderError(
+            f"the encoder returned {len(outputs)} hidden states for {batch[0].key}, but {count} for the first "
+            f"batch: every call must return the same layers"
+        )
+    for number in numbers:
+        _check_output(encoder, outputs[number], batch, shape, f"layer {number} of ")
+    frames = {tuple(outputs[n].shape[:2]) for n in numbers}
+    if len(frames) > 1:
+        raise EncoderError(
+            f"the encoder's layers have different numbers of frames for {batch[0].key} "
+            f"({sorted(shape[1] for shape in frames)}): every layer must have the output's frames"
+        )
+    return [outputs[n] for n in numbers]
+
+
+def _check_output(encoder: torch.nn.Module, output: Any, batch: list[Clip], shape: list[int], layer: str = "") -> None:
     """Raise ``EncoderError`` naming the clip unless ``output`` is ``[clips, frames, output_dim]``,
-    floating point and finite: what the interface checks promised holds for every batch."""
+    floating point and finite: what the interface checks promised holds for every batch.
+    ``layer`` ("layer 3 of ") says which hidden state it is."""
     dim = encoder.output_dim
-    where = f"a batch of shape {shape} ({batch[0].key}{', …' if len(batch) > 1 else ''})"
+    where = f"{layer}a batch of shape {shape} ({batch[0].key}{', …' if len(batch) > 1 else ''})"
     if not isinstance(output, torch.Tensor) or output.ndim != 3 or output.shape[0] != len(batch) or output.shape[1] < 1:
         got = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         raise EncoderError(f"the encoder returned {got} for {where}; expected [{len(batch)}, frames, {dim}]")

@@ -7,6 +7,10 @@ another, and the ``.npz`` holds where each sample's rows are (``starts``, ``leng
 file's ``shape`` and its SHA-256 (``sha256``, computed as the rows are written); it is written
 last, so it marks the entry complete. The frames are read back memory-mapped and never held in
 memory, once the file's digest is checked: a damaged frame file is encoded again, never scored.
+
+An entry of several layers (``--xares-layers``) holds each row's layers one after another
+(``features`` [samples, layers × output_dim], the frames likewise) and ``layers``, the encoder's
+layer numbers they are; its key says which layers it holds.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pytest_xares.cache.store import Cache, load_arrays, save_arrays
 from pytest_xares.embeddings.encode import EncodeStats, clips, encode
 from pytest_xares.embeddings.sets import EmbeddingSet, FrameSet, Split
 from pytest_xares.encoder import LoadedEncoder
+from pytest_xares.encoder.layers import LAST, Layers
 from pytest_xares.files import write_atomic
 from pytest_xares.task import Task
 
@@ -74,7 +79,8 @@ def frame_set(rows: Path, index: dict[str, np.ndarray], keys: list[str], metadat
     frames = (
         np.memmap(rows, dtype=np.float16, mode="r", shape=(total, dim)) if total else np.zeros((0, dim), np.float16)
     )
-    return FrameSet(frames, index["starts"], index["lengths"], keys, metadata, float(index["hop_seconds"]))
+    layers = tuple(int(n) for n in index["layers"]) if "layers" in index else ()
+    return FrameSet(frames, index["starts"], index["lengths"], keys, metadata, float(index["hop_seconds"]), layers)
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
@@ -90,11 +96,20 @@ def pooled_arrays(pooled: EmbeddingSet) -> dict[str, np.ndarray]:
         "features": pooled.features,
         "keys": np.array(pooled.keys, dtype=str),
         "metadata": np.array(json.dumps(pooled.metadata)),
+        **({"layers": np.array(pooled.layers, dtype=np.int64)} if pooled.layers else {}),
     }
 
 
 def pooled_set(arrays: dict[str, np.ndarray]) -> EmbeddingSet:
-    return EmbeddingSet(arrays["features"], arrays["keys"].tolist(), json.loads(str(arrays["metadata"])))
+    layers = tuple(int(n) for n in arrays["layers"]) if "layers" in arrays else ()
+    return EmbeddingSet(arrays["features"], arrays["keys"].tolist(), json.loads(str(arrays["metadata"])), layers)
+
+
+def stored_layers(selection: Layers, frames: bool) -> Layers:
+    """The layers an entry holds for ``selection``: pooled, every layer (a few kilobytes a clip,
+    and one entry then serves every selection); frames, only the selected ones (each layer's
+    frames take as much disk as the output's)."""
+    return selection if selection.last or (frames and selection.mode == "list") else Layers("all")
 
 
 def embeddings(
@@ -107,12 +122,15 @@ def embeddings(
     batch_size: int,
     progress: Callable[[EncodeStats], None] | None = None,
     busy: Callable[[str], AbstractContextManager[object]] | None = None,
+    layers: Layers = LAST,
 ) -> tuple[Split, EncodeStats | None, list[Path]]:
     """The embeddings of one split, from the cache or encoded now (once across processes): pooled
     (an ``EmbeddingSet``) or, with ``frames``, every frame (a ``FrameSet``, whose rows stay on disk,
-    memory-mapped). Returns them, what encoding them cost (``None`` when cached) and the entry's files.
+    memory-mapped); of the encoder's output, or of the layers ``stored_layers(layers, frames)``
+    names. Returns them, what encoding them cost (``None`` when cached) and the entry's files.
     ``progress`` hears the encoding's stats, ``busy`` wraps each encoder call (see ``encode``)."""
-    key = embedding_key(loaded.fingerprint, task, pattern, shards, frames)
+    held = stored_layers(layers, frames)
+    key = embedding_key(loaded.fingerprint, task, pattern, shards, frames, held.stored())
     path = cache.path("embeddings", task.name, key, ".npz")
     rows_path = path.with_suffix(".f16")
     made: list[EncodeStats] = []
@@ -120,6 +138,7 @@ def embeddings(
         "progress": progress or (lambda stats: None),
         "busy": busy or (lambda what: contextlib.nullcontext()),
         "what": f"task {task.name}, split {pattern} ({len(shards)} shards in {shards[0].parent})",
+        "layers": None if held.last else held.chosen,
     }
 
     def create(target: Path) -> Split:
@@ -140,9 +159,10 @@ def embeddings(
             index = writer.index(order=list(range(len(result.keys))))
         else:
             result, stats = encode(loaded.module, loaded.device, source, batch_size, **options)
-        save_arrays(target, **pooled_arrays(result), **index)  # the index last: it marks the entry complete
+        arrays = pooled_arrays(result)
+        save_arrays(target, **arrays, **index)  # the index last: it marks the entry complete
         made.append(stats)
-        return frame_set(rows_path, index, result.keys, result.metadata) if frames else result
+        return frame_set(rows_path, {**arrays, **index}, result.keys, result.metadata) if frames else result
 
     def load(target: Path) -> Split:
         try:

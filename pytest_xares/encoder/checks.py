@@ -11,10 +11,11 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeGuard, cast
+from typing import Any, TypeGuard, cast
 
 import torch
 
+from pytest_xares.encoder.layers import LayerError, exposes_layers, run_layers
 from pytest_xares.encoder.loading import describe_error
 from pytest_xares.errors import XaresError
 
@@ -23,11 +24,16 @@ class CheckFailure(XaresError, AssertionError):
     """An interface check that did not pass; the message tells the encoder's author what to fix."""
 
 
+class CheckSkipped(XaresError):
+    """An interface check that does not apply to this encoder (it exposes no hidden states)."""
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
     doc: str
-    run: Callable[[torch.nn.Module, torch.device], None]
+    #: Returns what the check found out (the number of layers), or nothing.
+    run: Callable[[torch.nn.Module, torch.device], dict[str, Any] | None]
     #: Checks that must pass first; when one fails this check is skipped, not run.
     needs: tuple[str, ...] = ()
     gating: bool = False
@@ -59,26 +65,38 @@ def signal(seconds: float, sampling_rate: int, seed: int, batch: int = 1) -> tor
 def call(
     encoder: torch.nn.Module, audio: torch.Tensor, device: torch.device, as_float: bool = True, hint: str = ""
 ) -> torch.Tensor:
-    """Run the encoder as the engine does (no gradients) and return its output on the CPU."""
+    """Run the encoder as the engine does (no gradients) and return its output on the CPU (the
+    last of the hidden states where ``forward`` returns them all)."""
+    return call_layers(encoder, audio, device, False, as_float, hint)[0]
+
+
+def call_layers(
+    encoder: torch.nn.Module,
+    audio: torch.Tensor,
+    device: torch.device,
+    all_layers: bool,
+    as_float: bool = True,
+    hint: str = "",
+) -> list[torch.Tensor]:
+    """``call`` of every layer (``all_layers``: ``encoder.layers.run_layers``) or of the output alone."""
     try:
         with torch.inference_mode():
-            output = encoder(audio.to(device))
+            outputs = run_layers(encoder, audio.to(device), all_layers)
     except torch.cuda.OutOfMemoryError:
         raise
+    except LayerError as error:
+        raise CheckFailure(f"for an input of shape {list(audio.shape)}, {error}") from None
     except (Exception, SystemExit) as error:  # an encoder's sys.exit() is a failed check, not the end of the run
+        what = "hidden_states()" if all_layers and exposes_layers(encoder) else "the encoder"
         raise CheckFailure(
-            f"calling the encoder on a tensor of shape {list(audio.shape)} raised {describe_error(error)}"
+            f"calling {what} on a tensor of shape {list(audio.shape)} raised {describe_error(error)}"
             + (f"; {hint}" if hint else "")
         ) from None
-    if not isinstance(output, torch.Tensor):
-        raise CheckFailure(
-            f"the encoder returned {type(output).__name__}; forward() must return one tensor [batch, frames, output_dim]"
-        )
-    output = output.detach().cpu()
-    return output.float() if as_float else output
+    detached = [output.detach().cpu() for output in outputs]
+    return [output.float() for output in detached] if as_float else detached
 
 
-def _attributes(encoder: torch.nn.Module, device: torch.device) -> None:
+def _attributes(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     problems = []
     rate = getattr(encoder, "sampling_rate", None)
     if not _is_int(rate) or not 1000 <= rate <= 384_000:
@@ -91,6 +109,7 @@ def _attributes(encoder: torch.nn.Module, device: torch.device) -> None:
         problems.append(f"hop_size_in_ms must be the time between output frames in ms, e.g. 10 or 40 (it is {hop!r})")
     if problems:
         raise CheckFailure("; ".join(problems))
+    return None
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -108,12 +127,13 @@ def _rate(encoder: torch.nn.Module) -> int:
     return cast(int, encoder.sampling_rate)
 
 
-def _is_module(encoder: torch.nn.Module, device: torch.device) -> None:
+def _is_module(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     if not isinstance(encoder, torch.nn.Module):
         raise CheckFailure(f"{type(encoder).__name__} must subclass torch.nn.Module")
+    return None
 
 
-def _output_shape(encoder: torch.nn.Module, device: torch.device) -> None:
+def _output_shape(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     audio = signal(CLIP_SECONDS, _rate(encoder), seed=1, batch=2)
     output = call(encoder, audio, device)
     if output.ndim != 3 or output.shape[0] != 2 or output.shape[2] != encoder.output_dim or output.shape[1] < 1:
@@ -121,9 +141,10 @@ def _output_shape(encoder: torch.nn.Module, device: torch.device) -> None:
             f"for input [2, {audio.shape[1]}] the encoder returned shape {list(output.shape)}; "
             f"expected [2, frames, {encoder.output_dim}] (batch, frames >= 1, output_dim)"
         )
+    return None
 
 
-def _finite_float(encoder: torch.nn.Module, device: torch.device) -> None:
+def _finite_float(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     audio = signal(CLIP_SECONDS, _rate(encoder), seed=2, batch=2)
     raw = call(encoder, audio, device, as_float=False)
     if not raw.is_floating_point():
@@ -134,9 +155,10 @@ def _finite_float(encoder: torch.nn.Module, device: torch.device) -> None:
     silence = call(encoder, torch.zeros_like(audio), device)
     if not torch.isfinite(silence).all():
         raise CheckFailure("the output holds NaN or infinite values for silence (log of zero energy? add a floor)")
+    return None
 
 
-def _mono_input(encoder: torch.nn.Module, device: torch.device) -> None:
+def _mono_input(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     audio = signal(CLIP_SECONDS, _rate(encoder), seed=3)
     hint = "a 1-D input must be treated as a batch of one"
     output = call(encoder, audio[0], device, hint=hint)
@@ -146,6 +168,7 @@ def _mono_input(encoder: torch.nn.Module, device: torch.device) -> None:
             f"treat 1-D input as a batch of one and return [1, frames, {encoder.output_dim}]"
         )
     _same(output, call(encoder, audio, device), "a 1-D input and the same clip as a [1, samples] batch")
+    return None
 
 
 def expected_frames(encoder: torch.nn.Module, seconds: float) -> float:
@@ -157,7 +180,7 @@ def frames_agree(actual: int, expected: float) -> bool:
     return abs(actual - expected) <= max(2.0, 0.05 * expected)
 
 
-def _hop_size(encoder: torch.nn.Module, device: torch.device) -> None:
+def _hop_size(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     for seconds in (4.0, 10.0):
         audio = signal(seconds, _rate(encoder), seed=4)
         frames = call(encoder, audio, device).shape[1]
@@ -169,9 +192,10 @@ def _hop_size(encoder: torch.nn.Module, device: torch.device) -> None:
                 f"means about {expected:.0f}; the frames are {actual_hop:.1f} ms apart: declare that hop, "
                 f"or keep only the frames that cover real audio"
             )
+    return None
 
 
-def _long_input(encoder: torch.nn.Module, device: torch.device) -> None:
+def _long_input(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     audio = signal(LONG_SECONDS, _rate(encoder), seed=5)
     output = call(encoder, audio, device, hint="a 10-minute input must work: cut it into chunks the model accepts")
     expected = expected_frames(encoder, LONG_SECONDS)
@@ -182,9 +206,10 @@ def _long_input(encoder: torch.nn.Module, device: torch.device) -> None:
         )
     if not torch.isfinite(output).all():
         raise CheckFailure("a 10-minute input gave NaN or infinite values")
+    return None
 
 
-def _batch_consistency(encoder: torch.nn.Module, device: torch.device) -> None:
+def _batch_consistency(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     batch = signal(CLIP_SECONDS, _rate(encoder), seed=6, batch=3)
     together = call(encoder, batch, device)
     for row in range(batch.shape[0]):
@@ -195,9 +220,10 @@ def _batch_consistency(encoder: torch.nn.Module, device: torch.device) -> None:
             f"clip {row} encoded inside a batch of 3 and alone",
             hint="embeddings must not depend on batch neighbours (batch statistics, padding masks, train-mode layers)",
         )
+    return None
 
 
-def _deterministic(encoder: torch.nn.Module, device: torch.device) -> None:
+def _deterministic(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
     audio = signal(CLIP_SECONDS, _rate(encoder), seed=7, batch=2)
     _same(
         call(encoder, audio, device),
@@ -205,6 +231,43 @@ def _deterministic(encoder: torch.nn.Module, device: torch.device) -> None:
         "two calls on the same input",
         hint="look for dropout or other randomness active in eval mode, or state kept between calls",
     )
+    return None
+
+
+def _hidden_states(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+    """What ``--xares-layers`` relies on, for every layer: the output's shape, finite floats, the
+    last layer being the output, the same for a clip alone as inside a batch."""
+    batch = signal(CLIP_SECONDS, _rate(encoder), seed=8, batch=3)
+    layers = call_layers(encoder, batch, device, all_layers=True, as_float=False)
+    if len(layers) < 2:
+        raise CheckSkipped(
+            "the encoder exposes no hidden states (a hidden_states(audio) method, or forward returning the "
+            "sequence of them); --xares-layers other than 'last' needs them"
+        )
+    output = call(encoder, batch, device)
+    for number, layer in enumerate(layers):
+        if list(layer.shape) != list(output.shape):
+            raise CheckFailure(
+                f"hidden state {number} of {len(layers)} has shape {list(layer.shape)} for input {list(batch.shape)}, "
+                f"but the output has {list(output.shape)}: every layer must have the output's frames and output_dim"
+            )
+        if not layer.is_floating_point() or not torch.isfinite(layer).all():
+            raise CheckFailure(f"hidden state {number} of {len(layers)} is not finite floating point ({layer.dtype})")
+    _same(
+        layers[-1].float(),
+        output,
+        "the last hidden state and the output",
+        hint="the last hidden state must be what forward() returns",
+    )
+    alone = call_layers(encoder, batch[1:2], device, all_layers=True)
+    for number, (together, single) in enumerate(zip(layers, alone)):
+        _same(
+            together[1:2].float(),
+            single,
+            f"hidden state {number} of clip 1 encoded inside a batch of 3 and alone",
+            hint="embeddings must not depend on batch neighbours (batch statistics, padding masks, train-mode layers)",
+        )
+    return {"layers": len(layers)}
 
 
 def _same(a: torch.Tensor, b: torch.Tensor, what: str, hint: str = "") -> None:
@@ -239,6 +302,12 @@ CHECKS: dict[str, Check] = {
             "batch_consistency",
             "a clip alone and inside a batch embed the same",
             _batch_consistency,
+            ("deterministic",),
+        ),
+        Check(
+            "hidden_states",
+            "every hidden state is shaped as the output, finite and batch-invariant, the last one the output",
+            _hidden_states,
             ("deterministic",),
         ),
     )

@@ -8,7 +8,8 @@ timing of the encoder on this process's device. Nothing is downloaded, encoded o
   when it is small, else its first samples, scaled to the split by bytes. Crops count as the
   protocol cuts them. A task whose data is not in place has none of these: it says so.
 - **Cache**: a float32 vector per clip (or crop) of ``output_dim``, and for the frame-level and
-  speech tasks every frame in float16 too.
+  speech tasks every frame in float16 too; with ``--xares-layers`` (``--xares-frame-layers``)
+  other than ``last``, as many of each as the layers the entry holds.
 - **Time**: the encoder's forward pass and decoding (with resampling), each timed here and
   multiplied by the task's hours of audio: the forward pass on a batch shaped like the task's
   clips (its median length, the batch size equal lengths allow), decoding on a few of its clips,
@@ -132,9 +133,11 @@ def estimate_task(
     zenodo: Zenodo | None,
     batch_size: int,
     timings: dict[tuple[int, int], float] | None = None,
+    layers: tuple[int, int] = (1, 1),
 ) -> Estimate:
     """The estimate of ``task`` for ``loaded`` on its device. ``timings`` keeps forward passes
-    already timed (by batch and length), so tasks of the same shape are timed once."""
+    already timed (by batch and length), so tasks of the same shape are timed once. ``layers``:
+    how many of the encoder's layers the task's entries hold, pooled and frame by frame."""
     timings = {} if timings is None else timings
     download, note = _download(task, data_dir, zenodo)
     shards = _shards_in_place(task, data_dir)
@@ -154,7 +157,11 @@ def estimate_task(
         total.add(sample, factor, batch_size)
     # Each clip's vector (float32), key and json (numpy unicode: 4 bytes a character), and the frames (float16).
     index = total.clips * 4 * total.key_chars + 4 * round(total.metadata_chars) + ENTRY_OVERHEAD * len(shards)
-    cache = total.clips * dim * 4 + index + (round(total.frames) * dim * 2 if stores_frames(task) else 0)
+    pooled, framed = layers
+    frames = round(total.frames) * dim * 2 * framed if stores_frames(task) else 0
+    cache = total.clips * dim * 4 * pooled + index + frames
+    held = framed if stores_frames(task) else pooled
+    layer_note = f"{held} layers of the encoder" if held > 1 else ""
     forward_rate = _forward_rate(loaded, total, timings)
     decoders = max(1, torch.get_num_threads())  # as many as embeddings.encode.clips runs
     decode_rate = total.decode_cost / total.decoded_seconds / decoders if total.decoded_seconds else 0.0
@@ -168,7 +175,7 @@ def estimate_task(
         forward_seconds=round(forward_rate * total.audio_seconds, 2),
         decode_seconds=round(decode_rate * total.audio_seconds, 2),
         overlapped=loaded.device.type != "cpu",
-        note="; ".join(filter(None, [note, *scaled])) or "every clip's header read",
+        note="; ".join(filter(None, [note, layer_note, *scaled])) or "every clip's header read",
     )
 
 

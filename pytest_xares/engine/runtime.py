@@ -11,7 +11,7 @@ import functools
 import gc
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ from pytest_xares.data.transfer import Listener
 from pytest_xares.data.zenodo import Zenodo
 from pytest_xares.encoder import EncoderError, EncoderSpec, LoadedEncoder, build, checks
 from pytest_xares.encoder.fingerprint import fingerprint
+from pytest_xares.encoder.layers import LayerError
 from pytest_xares.engine.estimate import Estimate, estimate_task
-from pytest_xares.engine.evaluate import evaluate
+from pytest_xares.engine.evaluate import evaluate, layer_selection
 from pytest_xares.engine.plan import Sizes
 from pytest_xares.engine.progress import Progress
 from pytest_xares.heads import stores_frames
@@ -35,8 +36,20 @@ from pytest_xares.task import Task
 
 LOAD_CHECK = "loads"
 CHECK_NAMES = (LOAD_CHECK, *checks.CHECKS)
-#: The checks that ``Runtime.gate`` may ask for: the gating ones, and the hop of a frame-level task.
-GATE_CHECKS = tuple(n for n in CHECK_NAMES if n == LOAD_CHECK or checks.CHECKS[n].gating or n == "hop_size")
+#: The check of the hidden states, which only runs scored on other layers than the last need.
+LAYER_CHECK = "hidden_states"
+
+
+def checks_of_run(settings: Settings) -> tuple[str, ...]:
+    """The checks a run has as items: all, but the hidden states' only where it scores other
+    layers than the last (``--xares-layers``, ``--xares-frame-layers``)."""
+    layered = not (settings.layers.last and settings.frame_layers.last)
+    return tuple(name for name in CHECK_NAMES if layered or name != LAYER_CHECK)
+
+
+#: The checks that ``Runtime.gate`` may ask for: the gating ones, the hop of a frame-level task,
+#: and the hidden states of a task scored on other layers than the last.
+GATE_CHECKS = tuple(n for n in CHECK_NAMES if n in (LOAD_CHECK, "hop_size", LAYER_CHECK) or checks.CHECKS[n].gating)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,8 @@ class CheckResult:
     outcome: str  # "passed", "failed" or "skipped"
     message: str = ""
     seconds: float = 0.0
+    #: What the check found out about the encoder: ``hidden_states`` its number of ``layers``.
+    detail: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.outcome not in ("passed", "failed", "skipped") or not isinstance(self.message, str):
@@ -195,10 +210,12 @@ class Runtime:
         started = time.perf_counter()
         try:
             with self.progress.busy(f"encoder check {check.name!r}"):  # a 10-minute input can take minutes
-                check.run(loaded.module, loaded.device)
-            result = CheckResult("passed", seconds=time.perf_counter() - started)
+                found = check.run(loaded.module, loaded.device)
+            result = CheckResult("passed", seconds=time.perf_counter() - started, detail=found or {})
         except checks.CheckFailure as failure:
             result = CheckResult("failed", str(failure), time.perf_counter() - started)
+        except checks.CheckSkipped as reason:
+            result = CheckResult("skipped", str(reason), time.perf_counter() - started)
         if loaded.fingerprint:
             self.cache.write_entry(path, asdict(result))
         return result
@@ -223,10 +240,30 @@ class Runtime:
         the encoder is built and timed on this process's device; nothing is fetched, encoded or cached."""
         try:
             return estimate_task(
-                task, self.encoder(), self.settings.data_dir, self.zenodo, self.settings.batch_size, self._timings
+                task,
+                self.encoder(),
+                self.settings.data_dir,
+                self.zenodo,
+                self.settings.batch_size,
+                self._timings,
+                self._layers_held(task),
             )
         finally:
             self.progress.close()
+
+    def _layers_held(self, task: Task) -> tuple[int, int]:
+        """How many layers the task's entries hold, pooled and frame by frame (``stored_layers``):
+        the count the ``hidden_states`` check found, 1 for the last layer (or where the check did
+        not pass: the items will not run)."""
+        selection = layer_selection(task, self.settings)
+        if selection.last:
+            return 1, 1
+        check = self.check(LAYER_CHECK)
+        count = int(check.detail.get("layers", 1)) if check.outcome == "passed" else 1
+        try:
+            return count, len(selection.chosen(count))
+        except LayerError:
+            return count, 1
 
     def attributes(self) -> dict[str, Any]:
         """The encoder's declared attributes and its number of parameters (counted once)."""
@@ -243,11 +280,23 @@ class Runtime:
         """Why task items (of ``task``) cannot run (a gating check did not pass), or ``None``.
 
         A frame-level or speech task also needs a correct hop: its targets are placed on the
-        frames by ``hop_size_in_ms``. Mean pooling does not care, so clip tasks run without it."""
+        frames by ``hop_size_in_ms``. Mean pooling does not care, so clip tasks run without it.
+        A task scored on layers other than the last needs the hidden states the encoder exposes
+        (``hidden_states`` passed), and as many as it asks for."""
         for name in CHECK_NAMES:
             gating = checks.CHECKS[name].gating if name != LOAD_CHECK else True
-            if gating or (name == "hop_size" and task is not None and stores_frames(task)):
+            needed = task is not None and (
+                (name == "hop_size" and stores_frames(task))
+                or (name == LAYER_CHECK and not layer_selection(task, self.settings).last)
+            )
+            if gating or needed:
                 result = self.check(name)
                 if result.outcome != "passed":
                     return f"encoder check {name!r} did not pass: {result.message}"
+        if task is not None and not layer_selection(task, self.settings).last:
+            count = int(self.check(LAYER_CHECK).detail.get("layers", 0))
+            try:
+                layer_selection(task, self.settings).chosen(count)
+            except LayerError as error:
+                return str(error)
         return None

@@ -23,6 +23,9 @@ A task class names its head module (``Task.head``); a head module has:
   language model), raise ``Unavailable`` before any audio is encoded.
 - ``SEEDED = False`` where nothing it does draws on the seed (kNN): with ``--xares-seeds=N`` it
   is trained once, and that score stands for every seed.
+- ``MIXES_LAYERS = False`` where it learns nothing, so no layer weights either (kNN): under
+  ``--xares-layers=weighted`` it scores the last layer. Every other head builds its model on
+  ``layers.mixed``, which mixes the layers of a split that holds several.
 
 ``train`` is the training loop every head shares, ``linear`` the LayerNorm + Linear probe, and
 ``metrics`` the scores with their bootstrap.
@@ -76,6 +79,12 @@ def stores_frames(task: Task) -> bool:
 def depends_on_seed(task: Task, method: str) -> bool:
     """Whether training ``method`` on ``task`` draws on the seed (``SEEDED``, true unless a head says otherwise)."""
     return bool(getattr(head_of(task, method), "SEEDED", True))
+
+
+def mixes_layers(task: Task, method: str) -> bool:
+    """Whether ``method``'s head on ``task`` learns a weighted sum of layers (``MIXES_LAYERS``, true
+    unless a head says otherwise)."""
+    return bool(getattr(head_of(task, method), "MIXES_LAYERS", True))
 
 
 def head_options(task: Task, method: str, settings: Any) -> dict[str, Any]:

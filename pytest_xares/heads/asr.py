@@ -48,6 +48,7 @@ import torch
 from pytest_xares.embeddings.sets import FrameSet
 from pytest_xares.heads import metrics
 from pytest_xares.heads.language_model import check_language_model, load_language_model
+from pytest_xares.heads.layers import mixed
 from pytest_xares.heads.linear import logged
 from pytest_xares.heads.train import TrainConfig, TrainLog, fit, seeded
 from pytest_xares.task.asr import DEFAULT_SEPARATOR
@@ -100,7 +101,7 @@ class SpeechLM(torch.nn.Module):
     """The adapter under the frozen LM. ``forward(batch)`` gives the logits of every scored next
     token (``next_labels(batch.labels)``), float32 ``[scored tokens, vocabulary]``."""
 
-    def __init__(self, adapter: SwiGLUAdapter, lm: PreTrainedModel, separator: Sequence[int], eos: int) -> None:
+    def __init__(self, adapter: torch.nn.Module, lm: PreTrainedModel, separator: Sequence[int], eos: int) -> None:
         super().__init__()
         self.adapter = adapter
         self.lm = lm.eval().requires_grad_(False)
@@ -347,8 +348,11 @@ def train_adapter(
         raise ValueError("the tokenizer has no eos token to end a transcript")
     tokens = separator_tokens(tokenizer, separator)
     width = cast(torch.nn.Embedding, lm.get_input_embeddings()).embedding_dim
-    dim = train.frames.shape[1]
-    adapter = seeded(config.seed, lambda: SwiGLUAdapter(dim, adapter_width(lm), width))
+    inner = adapter_width(lm)
+    adapter = seeded(
+        config.seed,
+        lambda: mixed(train.layer_count, train.frames.shape[1], lambda dim: SwiGLUAdapter(dim, inner, width)),
+    )
     model = SpeechLM(adapter, lm, tokens, tokenizer.eos_token_id)
     adapter.to(model.device)
     samples = {}

@@ -14,5 +14,7 @@ if TYPE_CHECKING:
 
 def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
     train, valid, test_inputs, test_targets = pooled_pairs(fold)
-    predicted, log = linear_probe(train, valid, test_inputs, fold.task.num_classes, fold.config, fold.device)
+    predicted, log = linear_probe(
+        train, valid, test_inputs, fold.task.num_classes, fold.config, fold.device, fold.train.layer_count
+    )
     return metrics.accuracy_outcome(predicted, test_targets), logged(log)

@@ -16,6 +16,7 @@ import torch
 
 from pytest_xares.embeddings.sets import FrameSet
 from pytest_xares.heads import metrics
+from pytest_xares.heads.layers import mixed
 from pytest_xares.heads.linear import CPU, linear_head, logged
 from pytest_xares.heads.train import TrainConfig, TrainLog, fit, one_thread, seeded
 from pytest_xares.task import FrameTask, frames_from_spans
@@ -84,8 +85,9 @@ def frame_probe(
     """Per-frame probabilities of the test clips from a per-frame linear head trained on the
     device of ``train``'s batches, with the checkpoint that ``score(valid probabilities)`` (higher
     is better) liked best."""
-    dim = train.split.frames.shape[1]
-    model = seeded(config.seed, lambda: linear_head(dim, train.classes)).to(train.device)
+    width, layers = train.split.frames.shape[1], train.split.layer_count
+    model = seeded(config.seed, lambda: mixed(layers, width, lambda dim: linear_head(dim, train.classes)))
+    model.to(train.device)
     weight = None if pos_weight is None else torch.full((train.classes,), float(pos_weight), device=train.device)
 
     def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

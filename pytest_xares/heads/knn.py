@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 SETTINGS = {"normalisation": "knn"}
 #: Nothing here is random: with several seeds (``--xares-seeds``) kNN runs once.
 SEEDED = False
+#: It learns nothing, so no weights of layers: ``--xares-layers=weighted`` scores its last layer.
+MIXES_LAYERS = False
 
 
 def knn_predict(
@@ -57,9 +59,15 @@ def knn_predict(
 
 
 def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
-    (train_inputs, train_targets), _, test_inputs, test_targets = pooled_pairs(fold)
+    (train_inputs, train_targets), (valid_inputs, valid_targets), test_inputs, test_targets = pooled_pairs(fold)
     normalisation = str(fold.options.get("normalisation", "per-sample"))
-    predicted = knn_predict(
-        train_inputs, train_targets, test_inputs, fold.task.num_classes, normalisation=normalisation, device=fold.device
-    )
-    return metrics.accuracy_outcome(predicted, test_targets), {}
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        classes = fold.task.num_classes
+        return knn_predict(
+            train_inputs, train_targets, inputs, classes, normalisation=normalisation, device=fold.device
+        )
+
+    # The validation accuracy chooses nothing here, but it does among layers (``--xares-layers=all``).
+    valid = metrics.accuracy(predict(valid_inputs), valid_targets)
+    return metrics.accuracy_outcome(predict(test_inputs), test_targets), {"valid": round(valid, 6)}

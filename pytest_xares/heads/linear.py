@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from pytest_xares.embeddings.sets import EmbeddingSet
+from pytest_xares.heads.layers import mixed
 from pytest_xares.heads.metrics import accuracy
 from pytest_xares.heads.train import TensorSamples, TrainConfig, TrainLog, fit, predict, seeded
 
@@ -36,14 +37,17 @@ def train_linear(
     score: Score,
     config: TrainConfig,
     device: torch.device = CPU,
+    layers: int = 1,
 ) -> tuple[np.ndarray, TrainLog]:
     """The head's outputs (logits) on the test inputs, with the checkpoint of the best validation
     score; it trains and predicts on ``device``. Targets keep their dtype: class indices for
-    cross-entropy, floats otherwise."""
+    cross-entropy, floats otherwise. Inputs of several ``layers`` (each row their vectors one
+    after another) are mixed by learned weights first (``heads.layers``)."""
     as_tensors = lambda pair: (torch.from_numpy(pair[0]).float().to(device), torch.from_numpy(pair[1]).to(device))
     train_t, valid_t = as_tensors(train), as_tensors(valid)
     # Initialised on the CPU, from the seed, then moved: the same start on every device.
-    model = seeded(config.seed, lambda: linear_head(train_t[0].shape[1], outputs)).to(device)
+    width = train_t[0].shape[1]
+    model = seeded(config.seed, lambda: mixed(layers, width, lambda dim: linear_head(dim, outputs))).to(device)
     validate = lambda m: score(predict(m, valid_t[0]).cpu().numpy(), valid[1])
     log = fit(model, loss, TensorSamples(*train_t), validate, config)
     return predict(model, torch.from_numpy(test_inputs).float().to(device)).cpu().numpy(), log
@@ -56,9 +60,10 @@ def linear_probe(
     num_classes: int,
     config: TrainConfig,
     device: torch.device = CPU,
+    layers: int = 1,
 ) -> tuple[np.ndarray, TrainLog]:
     """Predicted classes of the test inputs by a linear classifier trained with cross-entropy on
-    ``device``, with the checkpoint of the best validation accuracy."""
+    ``device``, with the checkpoint of the best validation accuracy (``layers``: see ``train_linear``)."""
     logits, log = train_linear(
         train,
         valid,
@@ -68,6 +73,7 @@ def linear_probe(
         lambda outputs, targets: accuracy(outputs.argmax(axis=1), targets),
         config,
         device,
+        layers,
     )
     return logits.argmax(axis=1), log
 
@@ -91,5 +97,7 @@ def pooled_pairs(fold: Fold) -> tuple[Pair, Pair, np.ndarray, np.ndarray]:
 
 
 def logged(log: TrainLog) -> dict[str, Any]:
-    """What training chose, for the results file: the best epoch and its validation score."""
-    return {"best_epoch": log.best_epoch, "valid": round(log.best_valid, 6)}
+    """What training chose, for the results file: the best epoch and its validation score, and
+    the layer weights it learned where it mixed the encoder's layers."""
+    weights = {} if log.layer_weights is None else {"layer_weights": [round(w, 6) for w in log.layer_weights]}
+    return {"best_epoch": log.best_epoch, "valid": round(log.best_valid, 6), **weights}

@@ -26,6 +26,7 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
         _mean_average_precision,
         fold.config,
         fold.device,
+        fold.train.layer_count,
     )
     return metrics.map_outcome(logits, test_targets), logged(log)
 

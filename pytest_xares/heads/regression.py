@@ -25,5 +25,6 @@ def train_and_score(fold: Fold) -> tuple[metrics.Outcome, dict[str, Any]]:
         lambda out, target: metrics.pearson(out[:, 0], target),
         fold.config,
         fold.device,
+        fold.train.layer_count,
     )
     return metrics.regression_outcome(outputs[:, 0], test_targets), logged(log)

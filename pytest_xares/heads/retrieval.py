@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from pytest_xares.heads.layers import mixed
 from pytest_xares.heads.linear import logged
 from pytest_xares.heads.metrics import Outcome
 from pytest_xares.heads.train import TrainConfig, TrainLog, fit, one_thread, seeded
@@ -58,14 +59,18 @@ class RetrievalHead(torch.nn.Module):
     embeddings [B, width], logit scale)``, what ``retrieval_loss`` takes.
     """
 
-    def __init__(self, audio_dim: int, vocab_size: int, pad_id: int, width: int = 1024) -> None:
+    def __init__(self, audio_dim: int, vocab_size: int, pad_id: int, width: int = 1024, layers: int = 1) -> None:
         super().__init__()
         self.pad_id = pad_id
-        self.audio = torch.nn.Sequential(
-            torch.nn.LayerNorm(audio_dim),
-            torch.nn.Linear(audio_dim, width),
-            torch.nn.GELU(),
-            torch.nn.Linear(width, width),
+        self.audio = mixed(
+            layers,
+            audio_dim,
+            lambda dim: torch.nn.Sequential(
+                torch.nn.LayerNorm(dim),
+                torch.nn.Linear(dim, width),
+                torch.nn.GELU(),
+                torch.nn.Linear(width, width),
+            ),
         )
         self.tokens = torch.nn.Embedding(vocab_size, width)
         self.text = torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.GELU(), torch.nn.Linear(width, width))
@@ -252,13 +257,20 @@ def embed(model: RetrievalHead, split: Captioned, chunk: int = 1024) -> tuple[to
 
 
 def train_retrieval(
-    train: Split, valid: Split, tokenizer: Tokenizer, config: TrainConfig, device: torch.device, width: int = 1024
+    train: Split,
+    valid: Split,
+    tokenizer: Tokenizer,
+    config: TrainConfig,
+    device: torch.device,
+    width: int = 1024,
+    layers: int = 1,
 ) -> tuple[RetrievalHead, TrainLog]:
     """Train the two towers on ``device`` with ``fit`` (Adam, the config's epochs, batch size,
-    learning rate and seed) and keep the epoch of the best validation recall@1."""
+    learning rate and seed) and keep the epoch of the best validation recall@1 (audio of several
+    ``layers`` is mixed by learned weights first, ``heads.layers``)."""
     train_split, valid_split = captioned(train, tokenizer, device), captioned(valid, tokenizer, device)
     audio_dim = train_split.audio.shape[1]
-    model = seeded(config.seed, lambda: RetrievalHead(audio_dim, tokenizer.vocab_size, tokenizer.pad_id, width))
+    model = seeded(config.seed, lambda: RetrievalHead(audio_dim, tokenizer.vocab_size, tokenizer.pad_id, width, layers))
     model.to(device)
     log = fit(
         model, retrieval_loss, CaptionPairs(train_split), lambda _: _split_outcome(model, valid_split).score, config
@@ -279,11 +291,12 @@ def retrieval_probe(
     config: TrainConfig,
     device: torch.device,
     width: int = 1024,
+    layers: int = 1,
 ) -> tuple[Outcome, TrainLog]:
     """The test Outcome (recall@1, see ``retrieval_outcome``) of the retrieval head trained on
     ``train`` with the checkpoint of the best recall@1 on ``valid``, and the training log. Each split
     is the clips' pooled audio embeddings ``[n, D]`` and each clip's captions."""
-    model, log = train_retrieval(train, valid, tokenizer, config, device, width)
+    model, log = train_retrieval(train, valid, tokenizer, config, device, width, layers)
     return _split_outcome(model, captioned(test, tokenizer, device)), log
 
 
@@ -303,5 +316,6 @@ def train_and_score(fold: Fold) -> tuple[Outcome, dict[str, Any]]:
         fold.config,
         fold.device,
         width=task.width,
+        layers=fold.train.layer_count,
     )
     return outcome, logged(log)

@@ -29,6 +29,8 @@ from typing import Any, Protocol, TypeVar
 
 import torch
 
+from pytest_xares.heads.layers import mixture
+
 M = TypeVar("M", bound=torch.nn.Module)
 
 
@@ -78,6 +80,8 @@ class TrainLog:
     best_epoch: int
     best_valid: float
     valid_scores: tuple[float, ...]
+    #: The learned weight of each of the encoder's layers (``heads.layers``), where the model mixes them.
+    layer_weights: tuple[float, ...] | None = None
 
 
 def seeded(seed: int, build: Callable[[], M]) -> M:
@@ -177,7 +181,8 @@ def fit(
                 best, best_epoch, best_state = score, epoch, _trainable_state(model)
     model.load_state_dict(best_state, strict=False)
     model.eval()
-    return TrainLog(best_epoch, best, tuple(scores))
+    weights = mixture(model)
+    return TrainLog(best_epoch, best, tuple(scores), None if weights is None else tuple(weights))
 
 
 def _batches(train: Samples, order: torch.Generator, batch_size: int) -> Iterator[torch.Tensor]:

@@ -2,6 +2,9 @@
 paired bootstrap interval of every difference over the same test clips (``results.paired``), then
 the weighted averages over the tasks that every encoder ran. ``xares compare`` prints it, writes
 it as Markdown and draws it.
+
+A score of several layers (``--xares-layers``) is compared as its run reported it: the chosen
+layer's (marked ``@7``) or the learned weighted sum's (``w``), clip by clip.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ NOTES = {
     SIGNIFICANT: "the 95 % interval of the difference excludes 0",
     "unpaired": "no per-clip data in a file (written before pytest-xares kept it, or a test set too large "
     "to keep): the difference is shown without an interval",
+    "layers": "@n: the score of the encoder's layer n, the one of best validation score (--xares-layers=all or a "
+    "list); w: of a learned weighted sum of its layers (--xares-layers=weighted)",
 }
 
 
@@ -61,6 +66,8 @@ class Row:
     metric: str
     scores: list[float | None]
     differences: list[Difference | None]  # one per column after the first
+    #: Per column, what layers its score is of: "" (the last), " @7" or " w" (``layer_mark``).
+    marks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +115,7 @@ def compare(columns: Sequence[Column], resamples: int = 1000, seed: int = 42, le
                 averages.append(_average(method, scope, covered, tasks, found, draws, level))
     unpaired = any(d is not None and d.interval is None for row in rows for d in row.differences)
     notes = [f"{SIGNIFICANT} {NOTES[SIGNIFICANT]}"] + ([f"unpaired: {NOTES['unpaired']}"] if unpaired else [])
+    notes += [NOTES["layers"]] if any(mark for row in rows for mark in row.marks) else []
     return Comparison(list(columns), rows, averages, level, notes)
 
 
@@ -135,7 +143,16 @@ def _row(
             if f is not None
         ]
         draws = paired_draws(paired, [seed, zlib.crc32(label.encode("utf-8"))], resamples)
-    return Row(label, metric, scores, _differences(scores, draws, level)), draws
+    marks = [layer_mark(r) for r in got]
+    return Row(label, metric, scores, _differences(scores, draws, level), marks), draws
+
+
+def layer_mark(result: TaskResult | None) -> str:
+    """What layers a score is of: " @7" (the chosen one of several), " w" (their weighted sum), or ""."""
+    layers = result.layers if result is not None else {}
+    if "weights" in layers:
+        return " w"
+    return f" @{layers['chosen']}" if "chosen" in layers and len(layers.get("layers", [])) > 1 else ""
 
 
 def _differences(scores: list[float | None], draws: np.ndarray | None, level: float) -> list[Difference | None]:
@@ -201,9 +218,10 @@ def _table(comparison: Comparison, others: Sequence[int], rows: list[Row], table
         headers += [_short(comparison.columns[k].label, width), "Δ", percent]
     body = []
     for row in rows:
-        line = [row.name, *([row.metric] if metric else []), _fmt(row.scores[0])]
+        marks = row.marks or [""] * len(row.scores)
+        line = [row.name, *([row.metric] if metric else []), _fmt(row.scores[0]) + marks[0]]
         for k in others:
-            line += [_fmt(row.scores[k]), *_difference(row.differences[k - 1])]
+            line += [_fmt(row.scores[k]) + marks[k], *_difference(row.differences[k - 1])]
         body.append(line)
     return tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)
 

@@ -13,7 +13,7 @@ from pytest_xares.data.fetch import ensure_task_data, verify_task_data
 from pytest_xares.data.zenodo import DownloadError
 from pytest_xares.engine.estimate import PROPERTY as ESTIMATE_PROPERTY
 from pytest_xares.engine.policy import check, estimate, prefetch, run_item
-from pytest_xares.engine.runtime import CHECK_NAMES, Runtime
+from pytest_xares.engine.runtime import Runtime, checks_of_run
 from pytest_xares.errors import MissingData, NotRun, UsageError, XaresError
 from pytest_xares.outputs.junit import (
     BASELINE_PROPERTY,
@@ -59,7 +59,7 @@ class XaresSuite(pytest.Collector):
 
 class EncoderChecks(pytest.Collector):
     def collect(self) -> Iterator[pytest.Item]:
-        for name in CHECK_NAMES:
+        for name in checks_of_run(session_of(self.config).settings):
             item = CheckItem.from_parent(self, name=name)
             item.add_marker("xares")
             item.add_marker("xares_check")
@@ -144,7 +144,7 @@ class TaskItem(XaresItem):
         except NotRun as reason:
             self._not_run(str(reason))
         self.user_properties += result_properties(result)
-        self._gate(result.score)
+        self._gate(result.score, result.layers.get("selection", "last"))
 
     def _not_run(self, reason: str) -> NoReturn:
         """Skip with the reason; but a task that the baseline gates must not pass for not running."""
@@ -163,16 +163,16 @@ class TaskItem(XaresItem):
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
 
-    def _gate(self, score: float) -> None:
+    def _gate(self, score: float, layers: str = "last") -> None:
         session = session_of(self.config)
         baseline = session.baseline
         if baseline is None or session.settings.update_baseline:
             return
-        verdict = baseline.judge(self.task.name, self.name, score)
+        verdict = baseline.judge(self.task.name, self.name, score, layers=layers)
         self.user_properties.append(
             (BASELINE_PROPERTY, {"task": self.task.name, "method": self.name, "score": score, **asdict(verdict)})
         )
-        if verdict.status == "regressed":
+        if verdict.status in ("regressed", "mismatch"):
             pytest.fail(verdict.message(self.task.name, self.name, score), pytrace=False)
 
 

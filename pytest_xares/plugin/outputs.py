@@ -68,8 +68,8 @@ class PlotOutput:
                 from pytest_xares.outputs.plot import plot_scores
             except ImportError as error:
                 return f"no plot: {error}; install the plotting extra: pip install 'pytest-xares[plot]'"
-            plot_scores(results, path, session.baseline)
-            return f"plot written to {path}"
+            written = plot_scores(results, path, session.baseline)
+            return f"plot written to {' and '.join(map(str, written))}"
 
         return _guarded("plot", draw)
 
@@ -86,7 +86,9 @@ class BaselineOutput:
             spreads = {
                 (r.task, r.method): (r.seed_std, len(r.seed_scores)) for r in results.results if r.seed_std is not None
             }
-            update_baseline(baseline, {(r.task, r.method): r.score for r in results.results}, s.tolerance, spreads)
+            layers = {(r.task, r.method): r.layers["selection"] for r in results.results if r.layers}
+            scores = {(r.task, r.method): r.score for r in results.results}
+            update_baseline(baseline, scores, s.tolerance, spreads, layers)
             return f"baseline updated: {len(results.results)} scores merged into {baseline}"
 
         return _guarded("baseline", update)

@@ -9,9 +9,14 @@ spread of the score over seeds that ``--xares-update-baseline`` measured in a ru
       "tolerance": 0.05,
       "scores": {
         "esc50": {"mlp": {"score": 0.857, "tolerance": 0.02}, "knn": {"score": 0.62}},
-        "cremad": {"mlp": {"score": 0.767, "std": 0.004, "seeds": 5}}
+        "cremad": {"mlp": {"score": 0.767, "std": 0.004, "seeds": 5}},
+        "vocalsound": {"mlp": {"score": 0.912, "layers": "weighted"}}
       }
     }
+
+An entry scored on other layers than the last (``--xares-layers``) says which (``layers``); a
+run that scores other layers than the entry's does not pass or fail it, it fails for comparing
+unlike with unlike.
 
 An entry's tolerance is the first of: its own ``tolerance`` (set by hand; kept by every update);
 one derived from its ``std`` (``Entry.derived_tolerance``: ``SPREAD_FACTOR`` standard deviations of
@@ -64,6 +69,8 @@ class Entry:
     #: The standard deviation of the score over ``seeds`` seeds, measured by an N-seed update.
     std: float | None = None
     seeds: int | None = None
+    #: The layers the score is of (``--xares-layers``, or ``--xares-frame-layers``): ``last``, ``all``, …
+    layers: str = "last"
 
     def derived_tolerance(self, run_seeds: int = 1) -> float | None:
         """``SPREAD_FACTOR`` standard deviations of the difference between this entry's mean over
@@ -78,6 +85,7 @@ class Entry:
             "score": self.score,
             **({"tolerance": self.tolerance} if self.tolerance is not None else {}),
             **({"std": self.std, "seeds": self.seeds} if self.std is not None else {}),
+            **({"layers": self.layers} if self.layers != "last" else {}),
         }
 
 
@@ -85,16 +93,25 @@ class Entry:
 class Verdict:
     """How a score compares with its baseline entry."""
 
-    status: str  # "pass", "regressed", "improved" or "missing"
+    status: str  # "pass", "regressed", "improved", "missing" or "mismatch" (of other layers)
     baseline: float | None = None
     difference: float | None = None
     tolerance: float | None = None
     #: Where the tolerance came from, where it is the entry's seed spread: "3 × the std 0.0230 over 10 seeds".
     basis: str | None = None
+    #: For a mismatch: the layers of the entry's score, and of this run's.
+    layers: tuple[str, str] | None = None
 
     def message(self, task: str, method: str, score: float) -> str:
         if self.status == "missing":
             return f"{task} {method}: no baseline entry (score {score:.4f}); add it with --xares-update-baseline"
+        if self.status == "mismatch":
+            entry, run = self.layers or ("last", "last")
+            return (
+                f"{task} {method}: the baseline entry {self.baseline:.4f} scores the layers '{entry}', this run "
+                f"'{run}' ({score:.4f}): run with the entry's --xares-layers (or --xares-frame-layers), or replace "
+                f"the entry with --xares-update-baseline"
+            )
         if not math.isfinite(score):
             what = "not a number" if math.isnan(score) else "not finite"
             return f"{task} {method} scored {score}, {what}: it never passes the baseline {self.baseline:.4f}"
@@ -143,6 +160,7 @@ class Baseline:
                         _optional_float(e.get("tolerance")),
                         _optional_float(e.get("std")),
                         None if e.get("seeds") is None else int(e["seeds"]),
+                        str(e.get("layers", "last")),
                     )
                     for method, e in methods.items()
                 }
@@ -176,10 +194,15 @@ class Baseline:
         tolerance = default_tolerance if default_tolerance is not None else file_tolerance
         return cls(path, DEFAULT_TOLERANCE if tolerance is None else tolerance, entries, seeds)
 
-    def judge(self, task: str, method: str, score: float, higher_is_better: bool = True) -> Verdict:
+    def judge(
+        self, task: str, method: str, score: float, higher_is_better: bool = True, layers: str = "last"
+    ) -> Verdict:
+        """How ``score`` (of ``layers``) compares with the entry of ``task`` and ``method``."""
         entry = self.entries.get(task, {}).get(method)
         if entry is None:
             return Verdict("missing")
+        if entry.layers != layers:
+            return Verdict("mismatch", entry.score, layers=(entry.layers, layers))
         tolerance, basis = self.tolerance_of(entry)
         if not math.isfinite(score):  # NaN passes every comparison: it must fail this one
             return Verdict("regressed", entry.score, math.nan, tolerance, basis)
@@ -207,11 +230,14 @@ class Baseline:
         return derived, rule if derived > TOLERANCE_FLOOR else f"the floor {TOLERANCE_FLOOR:g}, above {rule}"
 
     def updated(
-        self, scores: dict[tuple[str, str], float], spreads: Mapping[tuple[str, str], tuple[float, int]] | None = None
+        self,
+        scores: dict[tuple[str, str], float],
+        spreads: Mapping[tuple[str, str], tuple[float, int]] | None = None,
+        layers: Mapping[tuple[str, str], str] | None = None,
     ) -> dict[str, Any]:
         """The file's content with ``scores`` merged in: other entries and hand-set tolerances stay.
         ``spreads`` are the standard deviations over seeds (and their number) of an N-seed run; an
-        entry without one keeps the spread it had."""
+        entry without one keeps the spread it had. ``layers``: the layers of scores not of the last."""
         merged = {task: dict(methods) for task, methods in self.entries.items()}
         for (task, method), score in scores.items():
             if not math.isfinite(score):
@@ -221,7 +247,11 @@ class Baseline:
             if std is None and old is not None:
                 std, seeds = old.std, old.seeds
             merged[task][method] = Entry(
-                round(score, 6), old.tolerance if old else None, None if std is None else round(std, 6), seeds
+                round(score, 6),
+                old.tolerance if old else None,
+                None if std is None else round(std, 6),
+                seeds,
+                (layers or {}).get((task, method), "last"),
             )
         return {
             "format": FORMAT,
@@ -238,10 +268,12 @@ def update_baseline(
     scores: dict[tuple[str, str], float],
     default_tolerance: float | None = None,
     spreads: Mapping[tuple[str, str], tuple[float, int]] | None = None,
+    layers: Mapping[tuple[str, str], str] | None = None,
 ) -> None:
-    """Merge ``scores`` (and the ``spreads`` of an N-seed run) into the baseline file, replacing it
-    atomically (only the xdist controller, or the single process, writes it, once at the end of a run)."""
-    content = Baseline.load(path, default_tolerance, missing_ok=True).updated(scores, spreads)
+    """Merge ``scores`` (and the ``spreads`` of an N-seed run, the ``layers`` of scores not of the
+    last) into the baseline file, replacing it atomically (only the xdist controller, or the
+    single process, writes it, once at the end of a run)."""
+    content = Baseline.load(path, default_tolerance, missing_ok=True).updated(scores, spreads, layers)
     write_atomic(path, json.dumps(content, indent=2) + "\n", option="--xares-baseline")
 
 

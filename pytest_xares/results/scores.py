@@ -49,6 +49,10 @@ class TaskResult:
     #: With ``--xares-seeds=N`` (N > 1): each seed's score (the mean over folds), for the seeds
     #: ``seed``, ``seed + 1``, …; ``score`` and ``fold_scores`` are their means. Empty for one seed.
     seed_scores: list[float] = field(default_factory=list)
+    #: With ``--xares-layers`` other than ``last``: ``selection``, the ``layers`` scored, and per
+    #: layer its ``scores`` and ``valid`` scores with the ``chosen`` one (whose score is ``score``:
+    #: ``all`` or a list), or the learned ``weights`` (``weighted``). Empty for the last layer.
+    layers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seed_std(self) -> float | None:

@@ -9,6 +9,7 @@ one unit. Every title (terminal, Markdown, plot) comes from ``title``.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,50 @@ def seeds_note(results: Results) -> str | None:
         return None
     seeds = f"{n} seeds ({results.seed}–{results.seed + n - 1})"
     return f"scores are means over {seeds} ± their standard deviation (not shown where it is 0, as for kNN)"
+
+
+LAYER_NOTE = (
+    "@n: the layer whose head had the best validation score, of those scored (--xares-layers); "
+    "its test score is shown, and every layer's below"
+)
+#: The width of the lines below the table.
+WIDTH = 120
+
+
+def _at(result: TaskResult | None) -> str:
+    """ " @7" after the score of a result scored layer by layer: the layer chosen."""
+    layers = result.layers if result is not None else {}
+    return f" @{layers['chosen']}" if "chosen" in layers and len(layers.get("layers", [])) > 1 else ""
+
+
+def last_layer_score(result: TaskResult | None) -> float | None:
+    """The last layer's score of a result scored layer by layer, where the last layer was among them."""
+    layers = result.layers if result is not None else {}
+    numbers, scores = layers.get("layers", []), layers.get("scores")
+    count = layers.get("count")
+    if not scores or len(numbers) < 2 or count is None or count - 1 not in numbers:
+        return None
+    return float(scores[numbers.index(count - 1)])
+
+
+def layer_lines(results: Results) -> list[str]:
+    """Per task and method, every layer's score (``all`` or a list) or learned weight (``weighted``):
+    ``demo_count MLP by layer: 0 0.412 · 1 0.530 · …``, wrapped to the table's width."""
+    lines = []
+    for r in results.results:
+        layers = r.layers
+        numbers = layers.get("layers", [])
+        method = "MLP" if r.method == "mlp" else "kNN"
+        if "weights" in layers:
+            cells = " · ".join(f"{n} {w:.2f}" for n, w in zip(numbers, layers["weights"]))
+            text = f"{r.task} {method} layer weights: {cells}"
+        elif len(numbers) > 1:
+            cells = " · ".join(f"{n} {s:.3f}" for n, s in zip(numbers, layers["scores"]))
+            text = f"{r.task} {method} by layer: {cells}"
+        else:
+            continue
+        lines += textwrap.wrap(text, WIDTH, subsequent_indent="    ", break_on_hyphens=False)
+    return lines
 
 
 def _metric(metric: str, result: TaskResult | None) -> str:
@@ -116,8 +161,9 @@ def _scores(results: Results) -> tuple[str, list[str]]:
             [
                 name + (PRIVATE_MARK if tasks[name].private else ""),
                 metric,
-                _score(mlp.score if mlp else None, mlp.seed_std if mlp else None),
-                _score(knn.score if knn else None, knn.seed_std if knn else None),
+                _score(mlp.score if mlp else None, mlp.seed_std if mlp else None) + _at(mlp),
+                _score(knn.score if knn else None, knn.seed_std if knn else None) + _at(knn),
+                _fmt(last_layer_score(mlp)),
                 _fmt(ref_mlp),
                 _fmt(mlp.score - ref_mlp if mlp and ref_mlp is not None else None, signed=True),
                 _fmt(ref_knn),
@@ -125,7 +171,7 @@ def _scores(results: Results) -> tuple[str, list[str]]:
             ]
         )
     ref = REFERENCE_ENCODER
-    headers = ["task", "metric", "MLP", "kNN", f"{ref} MLP", "Δ MLP", f"{ref} kNN{KNN_MARK}", unit]
+    headers = ["task", "metric", "MLP", "kNN", "MLP last layer", f"{ref} MLP", "Δ MLP", f"{ref} kNN{KNN_MARK}", unit]
     return _table(headers, rows, keep=(0, 1, 2)), below
 
 
@@ -176,7 +222,13 @@ def render(results: Results) -> str:
     else:
         table, below = _scores(results)
         averages = averages_table(results)
-        parts += [table, *below, "", averages]
+        parts += [table, *below, *layer_lines(results), "", averages]
+        if any(_at(r) for r in results.results):
+            parts += textwrap.wrap(LAYER_NOTE, WIDTH)
+        weighted = sorted({r.task for r in results.results if "weights" in r.layers})
+        if weighted:
+            text = f"scored on a learned weighted sum of the encoder's layers: {', '.join(weighted)}"
+            parts += textwrap.wrap(text, WIDTH)
         note = seeds_note(results)
         if note:
             parts.append(note)
@@ -222,7 +274,8 @@ def markdown(
     then the averages."""
     rows = []
     for r in results.results:
-        verdict = baseline.judge(r.task, r.method, r.score) if baseline is not None else None
+        layers = r.layers.get("selection", "last")
+        verdict = baseline.judge(r.task, r.method, r.score, layers=layers) if baseline is not None else None
         published = reference(r.task, r.method)
         rows.append(
             [
@@ -238,7 +291,12 @@ def markdown(
             ]
         )
     headers = ["task", "method", "metric", "score", "95 % CI", "baseline", "Δ", f"{REFERENCE_ENCODER} (published)"]
+    if any(r.layers for r in results.results):  # a run on other layers than the last says which, row by row
+        headers.insert(4, "layers")
+        for row, r in zip(rows, results.results):
+            row.insert(4, _layers_cell(r))
     body = _table(headers, rows, keep=range(len(headers)))  # every column: a fixed layout for whoever reads it
+    body += _layer_tables(results)
     averages = averages_table(results)
     footnote = f"\n\n{KNN_FOOTNOTE}" if KNN_MARK in body or KNN_MARK in averages else ""
     note = seeds_note(results)
@@ -246,4 +304,37 @@ def markdown(
     return f"### {title(results)}\n\n{about(results, suite, versions)}\n\n{body}\n\n{averages}{footnote}\n"
 
 
-_MARKS = {"regressed": " ❌", "improved": " ⬆", "missing": ""}
+_MARKS = {"regressed": " ❌", "improved": " ⬆", "missing": "", "mismatch": " ≠ layers"}
+
+
+def _layers_cell(result: TaskResult) -> str:
+    """What a Markdown row's score is of: ``last``, ``weighted``, or the chosen layer (``7 of all``)."""
+    layers = result.layers
+    if not layers:
+        return "last"
+    if "weights" in layers:
+        return "weighted"
+    numbers = layers.get("layers", [])
+    return f"{layers['chosen']} of {layers['selection']}" if len(numbers) > 1 else f"{layers['chosen']}"
+
+
+def _layer_tables(results: Results) -> str:
+    """Markdown tables of every layer's score and of the learned layer weights, a row per task and
+    method, a column per layer; empty where the run scored only one layer per item."""
+    parts = []
+    for name, key, digits in (("Scores by layer", "scores", 3), ("Learned layer weights", "weights", 2)):
+        chosen = [r for r in results.results if key in r.layers and len(r.layers.get("layers", [])) > 1]
+        if not chosen:
+            continue
+        numbers = sorted({n for r in chosen for n in r.layers["layers"]})
+        rows = []
+        for r in chosen:
+            values = dict(zip(r.layers["layers"], r.layers[key]))
+            cells = [EMPTY if n not in values else f"{values[n]:.{digits}f}" for n in numbers]
+            if key == "scores":  # the chosen layer in bold
+                cells = [f"**{c}**" if n == r.layers.get("chosen") else c for n, c in zip(numbers, cells)]
+            rows.append([r.task, r.method, *cells])
+        parts.append(
+            f"\n\n{name}:\n\n" + _table(["task", "method", *map(str, numbers)], rows, keep=range(2 + len(numbers)))
+        )
+    return "".join(parts)

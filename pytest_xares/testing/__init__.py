@@ -6,7 +6,7 @@ for the ASR task (``testing.language_model``)::
     from pytest_xares.testing import ZenodoServer, tiny_language_model, write_tone_shard
 """
 
-from pytest_xares.testing.encoders import BANDS_ENCODER, CRASHING_ENCODER, MEL, encoder_file
+from pytest_xares.testing.encoders import BANDS_ENCODER, CRASHING_ENCODER, LAYERED_ENCODER, MEL, encoder_file
 from pytest_xares.testing.language_model import QWEN25_05B, tiny_language_model
 from pytest_xares.testing.tasks import TINY_TASK, tiny_task, tone, write_tone_shard
 from pytest_xares.testing.zenodo_server import Fault, ZenodoServer
@@ -14,6 +14,7 @@ from pytest_xares.testing.zenodo_server import Fault, ZenodoServer
 __all__ = [
     "BANDS_ENCODER",
     "CRASHING_ENCODER",
+    "LAYERED_ENCODER",
     "MEL",
     "QWEN25_05B",
     "TINY_TASK",
