@@ -344,3 +344,33 @@ def test_split_layers_are_views_of_their_columns() -> None:
     split = EmbeddingSet(features, ["a", "b"], [{}, {}], (0, 5, 9))
     assert split.layer_count == 3 and np.array_equal(split.layer(5).features, features[:, 4:8])
     assert split.layer(5).layers == () and EmbeddingSet.concatenate([split, split]).layers == (0, 5, 9)
+
+
+def test_a_small_random_wav2vec2_is_scored_on_every_layer_and_on_their_weighted_sum(tmp_path: Path) -> None:
+    """The real architecture (transformers' Wav2Vec2Model, randomly initialised, 3 hidden states)
+    through clip and frame tasks with both selections, drawn by layer."""
+    from test_example_encoders import tiny_wav2vec2
+
+    from pytest_xares.outputs.plot import plot_scores
+
+    def run_wav2vec2(layers: str, frame_layers: str) -> Results:
+        return pytest_xares.evaluate(
+            tiny_wav2vec2(),
+            tasks=["demo_pitch", "demo_events"],
+            data_dir=tmp_path / "data",
+            cache_dir=tmp_path / "cache",
+            progress=False,
+            layers=layers,
+            frame_layers=frame_layers,
+        )
+
+    every = run_wav2vec2("all", "weighted")
+    weighted = run_wav2vec2("weighted", "all")  # the same embeddings: only the heads train again
+    assert not every.skipped and not weighted.skipped
+    for results, clip_key, frame_key in ((every, "scores", "weights"), (weighted, "weights", "scores")):
+        by = {(r.task, r.method): r.layers for r in results.results}
+        assert len(by["demo_pitch", "mlp"][clip_key]) == 3 and len(by["demo_events", "mlp"][frame_key]) == 3
+    assert all(r.cached is False for r in weighted.results if r.method == "mlp")
+    written = plot_scores(every, tmp_path / "scores.png")
+    assert [path.name for path in written] == ["scores.png", "scores-layers.png"]
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in written)

@@ -195,7 +195,10 @@ def pytest_args(workdir: Path, cache: str, *extra: str) -> list[str]:
 
 
 #: The bands encoder, writing beside ``MARKS`` which process encoded (its raylet's pid and the
-#: encoder's file) and returning NaN for the 0.73 s clips of the task ``tinyboom``. Once ``ARMED``
+#: encoder's file) and returning NaN for the 0.73 s clips of the task ``tinyboom``. While ``SPREAD``
+#: exists, a process's first encoding waits (a minute at most) until a process of another node
+#: has encoded too: each node has one CPU, so a waiting task keeps the next one off its node,
+#: and on a loaded machine a node whose worker starts late still gets work. Once ``ARMED``
 #: exists it takes 0.2 s per batch and announces its first batch in ``KILL`` (its raylet's pid and
 #: its own), so that the node can be killed while it encodes.
 ENCODER = BANDS_ENCODER.replace(
@@ -204,8 +207,17 @@ ENCODER = BANDS_ENCODER.replace(
         import os, sys, time
         if any("embeddings" in sys._getframe(i).f_code.co_filename for i in range(1, 6)):  # not a check
             os.makedirs(MARKS, exist_ok=True)
-            with open(os.path.join(MARKS, str(os.getpid())), "w") as f:
+            mark = os.path.join(MARKS, str(os.getpid()))
+            first = not os.path.exists(mark)
+            with open(mark, "w") as f:
                 f.write(f"{os.getppid()} {__file__}")
+            waited = 0.0
+            while first and os.path.exists(SPREAD) and waited < 60:
+                parents = {open(os.path.join(MARKS, m)).read().split(" ")[0] for m in os.listdir(MARKS)}
+                if len(parents) > 1:
+                    break
+                time.sleep(0.1)
+                waited += 0.1
             if os.path.exists(ARMED):
                 if not os.path.exists(KILL):
                     with open(KILL + ".tmp", "w") as f:
@@ -257,7 +269,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for split in ("train", "valid", "test"):
         shutil.copy(data / "tiny" / f"tiny_{split}_000000.tar", data / "tiny2" / f"tiny2_{split}_000000.tar")
         write_tone_shard(data / "tinyboom" / f"tinyboom_{split}_000000.tar", ["a", "b", "c"] * 2, seconds=0.73)
-    names = {name: str(root / name) for name in ("marks", "armed", "kill")}
+    names = {name: str(root / name) for name in ("marks", "armed", "kill", "spread")}
     globals_ = "".join(f"{name.upper()} = {path!r}\n" for name, path in names.items())
     encoder_file(root, globals_ + textwrap.dedent(ENCODER), "encoder.py")
     return root
@@ -284,11 +296,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, workdir: Path) -> Iterator
 def test_the_suite_on_a_ray_cluster_scores_and_reports_as_a_local_run(cluster: Cluster, workdir: Path) -> None:
     local = (workdir / "local.out").read_text()
     assert "2 failed, 5 passed, 2 skipped" in local, local
-    result = cluster.run(
-        [*pytest_args(workdir, "cache-ray"), "-k", SELECTION, f"--xares-json={workdir / 'ray.json'}",
-         f"--xares-ray={cluster.address}"],
-        cwd=workdir,
-    )  # fmt: skip
+    (workdir / "spread").touch()
+    try:
+        result = cluster.run(
+            [*pytest_args(workdir, "cache-ray"), "-k", SELECTION, f"--xares-json={workdir / 'ray.json'}",
+             f"--xares-ray={cluster.address}"],
+            cwd=workdir,
+        )  # fmt: skip
+    finally:
+        (workdir / "spread").unlink()
     output = result["output"]
     assert result["rc"] == 1, output  # tinyboom's items fail, as they do without Ray
     # The same items pass, skip and fail, with the same messages: no data for tinyabsent (a skip),

@@ -119,7 +119,7 @@ def train_layers(
     every = stored_layers(selection, stores_frames(task)).mode == "all"
     numbers = selection.chosen(len(held)) if every else list(held)
     count = {"count": len(held)} if every else {}  # the encoder's layers, where the entry holds them all
-    if selection.mode == "weighted" and mixes_layers(task, method):
+    if selection.mode == "weighted" and mixes_layers(task, method) and len(numbers) > 1:
         trained = train(folds, "")
         weights = [detail["layer_weights"] for detail in trained[1]]
         mean = [round(float(w), 6) for w in np.mean(np.array(weights, dtype=float), axis=0)]
