@@ -20,6 +20,7 @@ from typing import Any
 
 from pytest_xares.encoder import EncoderSpec
 from pytest_xares.encoder.layers import LAST, Layers
+from pytest_xares.encoder.loading import encoder_specs, encoder_texts
 from pytest_xares.errors import UsageError
 
 ZENODO_URL = "https://zenodo.org"
@@ -100,8 +101,18 @@ class Option:
 OPTIONS = (
     Option(
         "encoder",
-        "the encoder to evaluate: path.py, path.py:Class or package.module:Class; switches the suite on",
-        metavar="SPEC",
+        "the encoder to evaluate: path.py, path.py:Class or package.module:Class; switches the suite on. Give it "
+        "more than once, or a glob of files (quoted), to evaluate several side by side",
+        list,
+        encoder_texts,
+        "SPEC",
+        repeat=True,
+    ),
+    Option(
+        "checkpoints",
+        "a glob of checkpoints (files or folders, quoted): each is an encoder, --xares-encoder's class built with "
+        "the checkpoint's path as its one argument, evaluated side by side",
+        metavar="GLOB",
     ),
     Option(
         "suite",
@@ -273,6 +284,7 @@ OPTIONS = (
 
 @dataclass(frozen=True)
 class Settings:
+    #: The encoder, or the first of several (``encoders``).
     encoder: EncoderSpec | None
     suite: str
     data_dir: Path
@@ -300,6 +312,9 @@ class Settings:
     ray: str | None = None
     layers: Layers = LAST
     frame_layers: Layers = LAST
+    #: Every encoder of the run (``--xares-encoder`` given more than once, a glob, ``--xares-checkpoints``).
+    encoders: tuple[EncoderSpec, ...] = ()
+    checkpoints: str | None = None
 
     @property
     def active(self) -> bool:
@@ -344,10 +359,8 @@ def resolve(*sources: Mapping[str, Any], base: Path) -> Settings:
         if option.parse is Path and value is not None:
             value = (base / Path(value).expanduser()).resolve()
         values[option.attribute] = value
-    encoder = values.pop("encoder")
-    if isinstance(encoder, str):
-        encoder = EncoderSpec.parse(encoder, base)
-    settings = Settings(encoder=encoder, **values)
+    encoders = encoder_specs(values.pop("encoder"), values["checkpoints"], base)
+    settings = Settings(encoder=encoders[0] if encoders else None, encoders=encoders, **values)
     validate(settings)
     return settings
 
@@ -371,6 +384,13 @@ def validate(s: Settings) -> None:
         raise UsageError(
             f"--xares-seeds must be at least 1 (the number of seeds each head is trained with), not {s.seeds}"
         )
+    if len(s.encoders) > 1:
+        alone = [f"--xares-{name}" for name in ("baseline", "ray", "estimate", "name") if getattr(s, name)]
+        if alone:
+            raise UsageError(
+                f"{' and '.join(alone)} take one encoder a run, and this one has {len(s.encoders)}: run them one at a "
+                f"time (and `xares compare` their results files)"
+            )
     if s.tolerance is not None and not (math.isfinite(s.tolerance) and s.tolerance >= 0):
         raise UsageError(f"--xares-tolerance must be a finite number of at least 0, not {s.tolerance!r}")
     if s.active:  # an inert plugin neither writes nor runs: its device and paths are not looked at

@@ -127,7 +127,7 @@ def test_help_shows_each_options_default_and_environment_variable(pytester: pyte
     text = " ".join(" ".join(pytester.runpytest("--help").stdout.lines).split())  # help wraps its lines
     assert "seed of every probe [default: 42; env XARES_SEED]" in text
     assert "[default: off; env XARES_OFFLINE]" in text
-    assert "switches the suite on [env XARES_ENCODER]" in text  # no default, still its variable
+    assert "side by side [env XARES_ENCODER]" in text  # no default, still its variable
 
 
 def test_the_plot_puts_knn_beside_mlp_names_metrics_draws_the_baseline_and_keeps_the_legend_clear(

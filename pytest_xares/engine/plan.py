@@ -69,9 +69,12 @@ def hours(seconds: float) -> str:
     )
 
 
-def plan_line(tasks: Iterable[Task], items: int, checks: int, sizes: Mapping[str, Mapping[str, Size]]) -> str:
+def plan_line(
+    tasks: Iterable[Task], items: int, checks: int, sizes: Mapping[str, Mapping[str, Size]], encoders: int = 1
+) -> str:
     """The plan of a run: ``xares: plan: 7 tasks (10 items) and 10 encoder checks; 2 010 clips, 1.4 h of
-    audio to encode where not cached``, saying which tasks' sizes are not known yet."""
+    audio to encode where not cached``, saying which tasks' sizes are not known yet (and, for a
+    run of several ``encoders``, that each encodes them)."""
     tasks = list(tasks)
     parts = [f"{len(tasks)} task{'s' if len(tasks) != 1 else ''} ({items} item{'s' if items != 1 else ''})"]
     if checks:
@@ -82,7 +85,10 @@ def plan_line(tasks: Iterable[Task], items: int, checks: int, sizes: Mapping[str
         clips = sum(s.clips for t in complete for s in sizes[t.name].values())
         audio = sum(s.audio_seconds for t in complete for s in sizes[t.name].values())
         some = "" if len(complete) == len(tasks) else f" in {len(complete)} of them"
-        text += f"; {clips:,} clips".replace(",", " ") + f", {hours(audio)} of audio{some} to encode where not cached"
+        each = f" by each of {encoders} encoders" if encoders > 1 else ""
+        text += (
+            f"; {clips:,} clips".replace(",", " ") + f", {hours(audio)} of audio{some} to encode{each} where not cached"
+        )
     unknown = len(tasks) - len(complete)
     if unknown:
         text += f"; the size of {'each task' if not complete else f'{unknown} more'} is known once it is first encoded"

@@ -162,6 +162,17 @@ class Runtime:
             raise EncoderError(f"moving the encoder to {device} raised {type(error).__name__}: {error}") from error
         return LoadedEncoder(module, fp, device)
 
+    def release(self) -> bool:
+        """Let the built encoder go (a run of several encoders holds one at a time); it is built
+        again when next needed, its checks' verdicts kept. Whether there was one to let go."""
+        if self._loaded is None:
+            return False
+        device = self._loaded.device
+        self._loaded = None
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        return True
+
     def check(self, name: str) -> CheckResult:
         """The verdict of one interface check, computed once per encoder and cached on disk."""
         if name not in self._checks:

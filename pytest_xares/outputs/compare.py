@@ -185,7 +185,7 @@ def _average(
     if all((name, method) in draws for name in covered) and weights.sum() > 0:
         stacked = np.stack([draws[(name, method)] for name in covered])  # [tasks, resamples, columns]
         joint = np.tensordot(weights, stacked, axes=1) / weights.sum()
-    label = f"{'MLP' if method == 'mlp' else 'kNN'}, {scope} ({len(covered)} tasks)"
+    label = f"{'MLP' if method == 'mlp' else 'kNN'}, {scope} ({len(covered)} task{'s' if len(covered) != 1 else ''})"
     return Row(label, "", scores, _differences(scores, joint, level))
 
 

@@ -26,6 +26,7 @@ import pytest
 
 from pytest_xares.engine.plan import Sizes, TimeLeft, plan_line
 from pytest_xares.engine.progress import Progress, Screen, Stream, StreamScreen
+from pytest_xares.plugin.ids import suite_id
 
 if TYPE_CHECKING:
     from pytest_xares.plugin.session import XaresSession
@@ -258,8 +259,8 @@ class FollowRun:
         selected: dict[str, int] = {}
         checks = 0
         for nodeid in ids:
-            parts = nodeid.split("@", 1)[0].split("::")  # xdist's loadgroup may add "@<group>"
-            if len(parts) == 3 and parts[0] == "xares":
+            parts = suite_id(nodeid)
+            if parts is not None:
                 if parts[1] == "encoder":
                     checks += 1
                 else:
@@ -271,8 +272,10 @@ class FollowRun:
         sizes = {t.name: store.known(t) for t in tasks}
         complete = {t.name for t in tasks if len(sizes[t.name]) == len(t.splits.patterns())}
         planned = {name: sum(s.audio_seconds for s in sizes[name].values()) for name in complete}
-        self.time_left = TimeLeft(planned, unknown={t.name for t in tasks} - complete)
-        self.terminal.line(plan_line(tasks, sum(selected.values()), checks, sizes))
+        encoders = len(self.session.runs)
+        if encoders == 1:  # the engine's progress names tasks, not encoders: several would be counted as one
+            self.time_left = TimeLeft(planned, unknown={t.name for t in tasks} - complete)
+        self.terminal.line(plan_line(tasks, sum(selected.values()), checks, sizes, encoders))
 
     # Every process's progress ------------------------------------------------------------------
 

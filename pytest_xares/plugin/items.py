@@ -1,5 +1,6 @@
 """The suite as pytest nodes: ``xares::encoder::<check>`` and ``xares::<task>::<method>`` items,
-or, when a run handles data only, one ``xares::<task>::download`` (or ``::verify``) item per task."""
+or, when a run handles data only, one ``xares::<task>::download`` (or ``::verify``) item per task.
+A run of several encoders has them once per encoder, under its label: ``xares::<label>::…``."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ from pytest_xares.outputs.junit import (
     RESULT_PROPERTY,
     result_properties,
 )
-from pytest_xares.plugin.session import session_of
+from pytest_xares.plugin.session import ENCODER_PROPERTY, session_of
 from pytest_xares.task import Task
 
-#: Whether this session has handed its selected work to the engine (``prefetch``) yet.
-prefetched = pytest.StashKey[bool]()
+#: The encoders whose selected work this session has handed to the engine (``prefetch``).
+prefetched = pytest.StashKey[set[str | None]]()
 
 
 class XaresSuite(pytest.Collector):
@@ -46,15 +47,44 @@ class XaresSuite(pytest.Collector):
                 "--xares-ray: leave out -n; this session is the Ray driver and the cluster runs the tasks in "
                 "parallel, each selected task at once"
             )
-        if self.mode is None:
-            yield EncoderChecks.from_parent(self, name="encoder")
-        for task in self.tasks:
-            yield TaskNode.from_parent(self, name=task.name, task=task, mode=self.mode)
+        labels = session_of(self.config).labels if self.mode is None else [None]
+        if len(labels) > 1:
+            for label in labels:
+                yield EncoderNode.from_parent(self, name=str(label), tasks=self.tasks)
+        else:
+            yield from children(self, self.tasks, self.mode)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, XaresError):  # what to do, without a traceback
             return f"{type(excinfo.value).__name__}: {excinfo.value}"
         return super().repr_failure(excinfo)
+
+
+def children(parent: pytest.Collector, tasks: list[Task], mode: str | None) -> Iterator[pytest.Collector]:
+    """The encoder's checks (unless the run handles data or estimates) and a node per task."""
+    if mode is None:
+        yield EncoderChecks.from_parent(parent, name="encoder")
+    for task in tasks:
+        yield TaskNode.from_parent(parent, name=task.name, task=task, mode=mode)
+
+
+class EncoderNode(pytest.Collector):
+    """``xares::<label>``: one encoder's checks and tasks, in a run of several."""
+
+    def __init__(self, tasks: list[Task], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tasks = tasks
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        yield from children(self, self.tasks, None)
+
+
+def label_of(node: pytest.Item | pytest.Collector) -> str | None:
+    """The label of the encoder a node belongs to, in a run of several; else ``None``."""
+    for parent in node.iter_parents():
+        if isinstance(parent, EncoderNode):
+            return parent.name
+    return None
 
 
 class EncoderChecks(pytest.Collector):
@@ -90,7 +120,8 @@ class TaskNode(pytest.Collector):
             item.add_marker(method)
             # For an explicit --dist loadgroup (where xdist can still group: pytest before 9.2); the
             # plugin's own default groups by the ids instead (plugin.scheduling).
-            item.add_marker(pytest.mark.xdist_group(self.task.name))
+            label = label_of(self)
+            item.add_marker(pytest.mark.xdist_group(self.task.name if label is None else f"{label}::{self.task.name}"))
             yield item
 
 
@@ -105,12 +136,15 @@ class XaresItem(pytest.Item):
         return self.path, None, self.nodeid
 
     def runtime(self) -> Runtime:
-        """The process's runtime, after handing it the whole selection once (a Ray cluster starts on
-        all of it at once; run here, each item does its own work when its turn comes)."""
-        runtime = session_of(self.config).runtime()
-        if not self.config.stash.get(prefetched, False):
-            self.config.stash[prefetched] = True
-            items = self.session.items
+        """The runtime of the item's encoder in this process, after handing it the encoder's whole
+        selection once (a Ray cluster starts on all of it at once; run here, each item does its own
+        work when its turn comes)."""
+        label = label_of(self)
+        runtime = session_of(self.config).runtime(label)
+        done = self.config.stash.setdefault(prefetched, set())
+        if label not in done:
+            done.add(label)
+            items = [item for item in self.session.items if label_of(item) == label]
             work: dict[str, tuple[Task, list[str]]] = {}
             for item in items:
                 if isinstance(item, TaskItem):
@@ -139,6 +173,9 @@ class TaskItem(XaresItem):
         self.task = task
 
     def runtest(self) -> None:
+        label = label_of(self)
+        if label is not None:  # whose result it is, in a run of several encoders
+            self.user_properties.append((ENCODER_PROPERTY, label))
         try:
             result = run_item(self.runtime(), self.task, self.name)
         except NotRun as reason:

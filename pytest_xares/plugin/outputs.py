@@ -29,7 +29,7 @@ def _guarded(what: str, write: Callable[[], str | None]) -> str | None:
 class JsonOutput:
     @pytest.hookimpl
     def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
-        path = session_of(config).settings.json
+        path = session_of(config).settings_of(results).json
         if path is None:
             return None
 
@@ -44,13 +44,11 @@ class MarkdownOutput:
     @pytest.hookimpl
     def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
         session = session_of(config)
+        settings = session.settings_of(results)
         return _guarded(
             "Markdown report",
             lambda: (
-                "\n".join(
-                    write_markdown(results, session.settings.markdown, session.baseline, suite=session.settings.suite)
-                )
-                or None
+                "\n".join(write_markdown(results, settings.markdown, session.baseline, suite=settings.suite)) or None
             ),
         )
 
@@ -59,7 +57,7 @@ class PlotOutput:
     @pytest.hookimpl
     def pytest_xares_results(self, config: pytest.Config, results: Results) -> str | None:
         session = session_of(config)
-        path = session.settings.plot
+        path = session.settings_of(results).plot
         if path is None or not results.results:
             return None
 

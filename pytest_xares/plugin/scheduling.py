@@ -19,13 +19,16 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling  # type: ignore[import-untyped]
 
+from pytest_xares.plugin.ids import suite_id
+
 
 def task_of(nodeid: str) -> str | None:
-    """``esc50`` for ``xares::esc50::mlp``; ``None`` for an encoder check or a test of the user's."""
-    parts = nodeid.split("::")
-    if len(parts) == 3 and parts[0] == "xares" and parts[1] != "encoder":
-        return parts[1]
-    return None
+    """``esc50`` for ``xares::esc50::mlp`` (``<label>::esc50`` for ``xares::<label>::esc50::mlp``, in
+    a run of several encoders); ``None`` for an encoder check or a test of the user's."""
+    parts = suite_id(nodeid)
+    if parts is None or parts[1] == "encoder":
+        return None
+    return parts[1] if parts[0] is None else f"{parts[0]}::{parts[1]}"
 
 
 class TaskScheduling(LoadScheduling):
