@@ -374,3 +374,15 @@ def test_a_small_random_wav2vec2_is_scored_on_every_layer_and_on_their_weighted_
     written = plot_scores(every, tmp_path / "scores.png")
     assert [path.name for path in written] == ["scores.png", "scores-layers.png"]
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in written)
+
+
+def test_an_estimate_of_every_layer_stores_nothing(pytester: pytest.Pytester, tiny_task: Path, tmp_path: Path) -> None:
+    spec = encoder_file(pytester.path, LAYERED_ENCODER)
+    args = [f"--xares-encoder={spec}", f"--xares-tasks-dir={tiny_task}", "-k", "tiny", "-p", "no:cacheprovider"]
+    last = pytester.runpytest(*args, "--xares-estimate")
+    every = pytester.runpytest(*args, "--xares-estimate", "--xares-layers=all")
+    every.assert_outcomes(passed=1)
+    every.stdout.fnmatch_lines(["| tiny *4 layers of the encoder*"])
+    assert not (tmp_path / "xares-cache").exists()
+    stored = [next(line for line in run.outlines if line.startswith("| tiny ")).split("|")[5] for run in (last, every)]
+    assert stored[0] != stored[1]

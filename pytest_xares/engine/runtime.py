@@ -124,6 +124,7 @@ class Runtime:
         self._checks: dict[str, CheckResult] = {}
         self._timings: dict[tuple[int, int], float] = {}  # forward passes timed for estimates
         self._attributes: dict[str, Any] | None = None
+        self._layer_count: int | None = None  # the encoder's hidden states, for estimates
         self._usage: UsageRecorder | None = None
         self.source: EncoderSpec | None = None
         self.context = ""
@@ -264,13 +265,19 @@ class Runtime:
 
     def _layers_held(self, task: Task) -> tuple[int, int]:
         """How many layers the task's entries hold, pooled and frame by frame (``stored_layers``):
-        the count the ``hidden_states`` check found, 1 for the last layer (or where the check did
-        not pass: the items will not run)."""
+        as many as the encoder exposes (counted as the ``hidden_states`` check counts them, whose
+        verdict an estimate does not store), 1 for the last layer or where they cannot be had."""
         selection = layer_selection(task, self.settings)
         if selection.last:
             return 1, 1
-        check = self.check(LAYER_CHECK)
-        count = int(check.detail.get("layers", 1)) if check.outcome == "passed" else 1
+        if self._layer_count is None:
+            loaded = self.encoder()
+            try:
+                found = checks.CHECKS[LAYER_CHECK].run(loaded.module, loaded.device) or {}
+            except (checks.CheckFailure, checks.CheckSkipped):
+                found = {}
+            self._layer_count = int(found.get("layers", 1))
+        count = self._layer_count
         try:
             return count, len(selection.chosen(count))
         except LayerError:
