@@ -52,14 +52,21 @@ HELPER = r"""
 import json, os, signal, socket, subprocess, sys, time
 
 ray_bin, port, temp = sys.argv[1], sys.argv[2], sys.argv[3]
+# Optionally a folder each worker node sees as its own: [the path, the folder of node 1, of node 2].
+private = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
 common = ["--node-ip-address=127.0.0.1", "--block", "--disable-usage-stats"]
 nodes = []
 
-def start(*args):
-    # Each node in a process group of its own, which ends with it.
-    nodes.append(subprocess.Popen([ray_bin, "start", *args, *common], env=env, stdin=subprocess.DEVNULL,
+def start(*args, own=None):
+    # Each node in a process group of its own, which ends with it; with ``own``, in a mount
+    # namespace of its own too, where that folder is bound over the private path.
+    command = [ray_bin, "start", *args, *common]
+    if own is not None:
+        bind = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+        command = ["unshare", "-m", "--propagation", "private", "sh", "-c", bind, "sh", own, private[0], *command]
+    nodes.append(subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
 
 def alive():
@@ -86,7 +93,7 @@ try:
     import ray
     ray.init(address=f"127.0.0.1:{port}", log_to_driver=False, logging_level="WARNING")
     for count in (2, 3):  # one at a time: two raylets starting together can take the same port
-        start(f"--address=127.0.0.1:{port}", "--num-cpus=1")
+        start(f"--address=127.0.0.1:{port}", "--num-cpus=1", own=private[count - 1] if private else None)
         wait(lambda: alive() >= count)
     ray.shutdown()  # this helper is no driver of the runs
     print("helper:", json.dumps({"ready": True}), flush=True)
@@ -135,19 +142,22 @@ def namespace_prefix() -> list[str] | None:
 class Cluster:
     """The helper inside the namespace: ``run`` sends it a command and returns what came of it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, private: tuple[Path, list[Path]] | None = None) -> None:
+        """``private``: a path, and the folders (one per worker node) each node sees there."""
         prefix = namespace_prefix()
         if prefix is None:
             pytest.skip("no network namespace can be made here (needs unshare and ip, as root or with user namespaces)")
         script = folder / "helper.py"
         script.write_text(HELPER)
-        self.temp = Path(os.path.realpath("/tmp")) / f"xares-ray-{os.getpid()}"  # unix socket paths must be short
+        # Unix socket paths must be short.
+        self.temp = Path(os.path.realpath("/tmp")) / f"xares-ray-{os.getpid()}{'-p' if private else ''}"
         # A home of its own: Ray keeps state there (~/.ray/auth_token, which a head started elsewhere
         # on this machine may have written, and then every head here demands that token).
         self.home = folder / "home"
         self.home.mkdir()
         self.process = subprocess.Popen(
-            [*prefix, sys.executable, str(script), RAY, str(PORT), str(self.temp)],
+            [*prefix, sys.executable, str(script), RAY, str(PORT), str(self.temp)]
+            + ([json.dumps([str(private[0]), *map(str, private[1])])] if private else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -355,6 +365,33 @@ def test_a_node_killed_while_it_encodes_its_task_runs_again_elsewhere_and_nothin
     assert again.returncode == 0, again.stdout + again.stderr
     (cached,) = json.loads((workdir / "again.json").read_text())["results"]
     assert cached["cached"] and scores(workdir / "again.json") == killed
+
+
+def test_each_node_may_keep_its_own_cache_at_the_same_path(
+    cluster: Cluster, workdir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Nodes whose cache folder is a disk of their own (the same path on each, nothing shared
+    but the data): each task's entries are on the node that ran it, the session's own folder stays
+    empty, and the scores are a local run's."""
+    shared = workdir / "cache-per-node"  # the path of --xares-cache-dir, as every process sees it
+    shared.mkdir()
+    own = [tmp_path_factory.mktemp(f"node-{k}-disk") for k in (1, 2)]
+    private = Cluster(tmp_path_factory.mktemp("ray-private"), (shared, own))
+    shutil.rmtree(workdir / "marks", ignore_errors=True)
+    (workdir / "spread").touch()
+    try:
+        private.ready()
+        args = [*pytest_args(workdir, "cache-per-node"), "-k", SELECTION, f"--xares-json={workdir / 'per-node.json'}"]
+        result = private.run([*args, f"--xares-ray={private.address}"], cwd=workdir)
+    finally:
+        (workdir / "spread").unlink()
+        private.close()
+    assert summary(result["output"]) == summary((workdir / "local.out").read_text()), result["output"]
+    assert scores(workdir / "per-node.json") == pytest.approx(scores(workdir / "local.json"), abs=1e-6)
+    assert not any(shared.iterdir())  # what the nodes wrote is on their disks, not the session's
+    tasks = [{p.name for p in (disk / "embeddings").iterdir()} if (disk / "embeddings").exists() else set()
+             for disk in own]  # fmt: skip
+    assert tasks[0] and tasks[1] and not tasks[0] & tasks[1], tasks  # each task's embeddings on one node
 
 
 # Without a cluster -------------------------------------------------------------------------------
