@@ -17,6 +17,8 @@ import os
 
 import torch
 
+from pytest_xares.example_encoders._layers import join_layers
+
 try:
     from dasheng import dasheng_base
 except Exception as error:  # torchaudio built for another torch fails with OSError or RuntimeError, not ImportError
@@ -91,13 +93,7 @@ class DashengEncoder(torch.nn.Module):
         finally:
             for handle in handles:
                 handle.remove()
-        layers = [list(layer) for layer in zip(*windows)]
-        windows.clear()
-        joined = []
-        for layer in layers:  # each layer's windows are let go once joined: at most one layer is held twice
-            joined.append(torch.cat(layer, dim=1))
-            layer.clear()
-        return [*joined, output]
+        return [*join_layers(windows), output]
 
     def _spectrograms(self, audio: torch.Tensor) -> torch.Tensor:
         """``[batch, samples]`` (or ``[samples]``) → the model's normalised mel spectrograms, clip by clip."""

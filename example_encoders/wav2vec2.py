@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import torch
 
+from pytest_xares.example_encoders._layers import join_layers
+
 try:
     from transformers import AutoFeatureExtractor, Wav2Vec2Model
 except ImportError as error:
@@ -154,13 +156,7 @@ class Wav2Vec2Encoder(torch.nn.Module):
             self._encode_chunk(batch[:, start:tail], end - start, all_layers)
             for (start, end), tail in zip(spans, tails)
         ]
-        layers = [list(layer) for layer in zip(*chunks)]
-        del chunks
-        outputs = []
-        for layer in layers:  # each layer's chunks are let go once joined: at most one layer is held twice
-            outputs.append(torch.cat(layer, dim=1))
-            layer.clear()
-        return outputs
+        return join_layers(chunks)
 
     def _encode_chunk(self, chunk: torch.Tensor, samples: int, all_layers: bool) -> list[torch.Tensor]:
         """The output (or, with ``all_layers``, every hidden state) for the first ``samples`` samples of

@@ -22,6 +22,8 @@ import os
 
 import torch
 
+from pytest_xares.example_encoders._layers import join_layers
+
 try:
     from transformers import WhisperFeatureExtractor
     from transformers.models.whisper import modeling_whisper
@@ -117,10 +119,4 @@ class WhisperEncoder(torch.nn.Module):
             else:
                 layers = [self.encoder(features).last_hidden_state]
             outputs.append([layer[:, :kept] for layer in layers])
-        per_layer = [list(layer) for layer in zip(*outputs)]
-        del outputs
-        joined = []
-        for layer in per_layer:  # each layer's windows are let go once joined: at most one layer is held twice
-            joined.append(torch.cat(layer, dim=1))
-            layer.clear()
-        return joined
+        return join_layers(outputs)

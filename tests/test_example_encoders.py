@@ -53,14 +53,14 @@ def tiny_wav2vec2() -> torch.nn.Module:
     return Wav2Vec2Encoder(transformers.Wav2Vec2Model(tiny_wav2vec2_config()))
 
 
-def tiny_data2vec() -> torch.nn.Module:
+def tiny_data2vec(layers: int = 2) -> torch.nn.Module:
     transformers = transformers_or_skip()
     from pytest_xares.example_encoders.data2vec import Data2VecEncoder
 
     torch.manual_seed(0)
     config = transformers.Data2VecAudioConfig(
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         intermediate_size=64,
         conv_dim=(8,) * 7,

@@ -15,6 +15,7 @@ import torch
 from test_example_encoders import (  # noqa: F401  (_share_cores: an autouse fixture)
     RATE,
     _share_cores,
+    tiny_data2vec,
     tiny_wav2vec2_config,
     tiny_whisper_config,
     transformers_or_skip,
@@ -38,21 +39,7 @@ def wav2vec2(stable: bool) -> torch.nn.Module:
 
 
 def data2vec() -> torch.nn.Module:
-    transformers = transformers_or_skip()
-    from pytest_xares.example_encoders.data2vec import Data2VecEncoder
-
-    torch.manual_seed(0)
-    config = transformers.Data2VecAudioConfig(
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(8,) * 7,
-        num_conv_pos_embeddings=5,
-        num_conv_pos_embedding_layers=2,
-        num_conv_pos_embedding_groups=4,
-    )
-    return Data2VecEncoder(transformers.Data2VecAudioModel(config))
+    return tiny_data2vec(layers=3)
 
 
 def whisper() -> torch.nn.Module:

@@ -209,7 +209,7 @@ def test_the_hidden_states_check_does_not_apply_without_hidden_states(tmp_path: 
             ("        return states\n", "        return [states[0][:, 1:], *states[1:]]\n"),
             "hidden state 0 of 4 has shape",
         ),
-        (("states = [torch.log(", "states = [audio.shape[0] + torch.log("), "hidden state 0 of clip 1 encoded inside"),
+        (("[super().forward(audio)]", "[audio.shape[0] + super().forward(audio)]"), "hidden state 0 of clip 1 encoded"),
     ],
 )
 def test_the_hidden_states_check_says_what_is_wrong(tmp_path: Path, change: tuple[str, str], message: str) -> None:

@@ -30,12 +30,11 @@ class BandsEncoder(torch.nn.Module):
 
 #: The bands encoder with hidden states (``--xares-layers``): the bands, then three residual
 #: mixing layers; ``forward`` returns the last, as X-ARES scores it.
-LAYERED_ENCODER = """
-class LayeredEncoder(torch.nn.Module):
-    sampling_rate = 16000
-    output_dim = 16
-    hop_size_in_ms = 10
+LAYERED_ENCODER = (
+    BANDS_ENCODER.replace("class BandsEncoder(", "class Bands(")
+    + """
 
+class LayeredEncoder(Bands):
     def __init__(self):
         super().__init__()
         generator = torch.Generator().manual_seed(0)
@@ -44,11 +43,7 @@ class LayeredEncoder(torch.nn.Module):
         )
 
     def hidden_states(self, audio):
-        if audio.ndim == 1:
-            audio = audio[None]
-        frames = audio[:, : audio.shape[1] // 160 * 160].reshape(audio.shape[0], -1, 160)
-        spectrum = torch.fft.rfft(frames, dim=-1).abs()[..., :80]
-        states = [torch.log(spectrum.reshape(*spectrum.shape[:2], 16, 5).pow(2).mean(-1) + 1e-6)]
+        states = [super().forward(audio)]
         for weight in self.mixing:
             states.append(states[-1] + torch.tanh(states[-1] @ weight))
         return states
@@ -56,6 +51,7 @@ class LayeredEncoder(torch.nn.Module):
     def forward(self, audio):
         return self.hidden_states(audio)[-1]
 """
+)
 
 #: The bands encoder, killing its process while it encodes for a task named ``tiny2`` (and only then):
 #: a crashed xdist worker.
