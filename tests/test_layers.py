@@ -84,6 +84,11 @@ def test_a_layer_the_encoder_lacks_is_named_with_the_ones_it_has() -> None:
         Layers.parse("1,7,-5").chosen(4)
 
 
+def test_a_layer_named_twice_is_refused() -> None:
+    with pytest.raises(LayerError, match="a layer is named twice"):
+        Layers.parse("3,-1").chosen(4)
+
+
 def test_the_option_names_itself_when_its_value_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--xares-layers"):
         Settings.with_defaults(layers="deepest", cache_dir=tmp_path)

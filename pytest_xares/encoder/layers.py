@@ -78,7 +78,10 @@ class Layers:
                 f"--xares-layers={self}: the encoder has {count} layer{'s' if count != 1 else ''} "
                 f"(0–{count - 1}, or -1 for the last), not {', '.join(map(str, out))}"
             )
-        return [n % count for n in self.numbers]
+        numbers = [n % count for n in self.numbers]
+        if len(set(numbers)) != len(numbers):
+            raise LayerError(f"--xares-layers={self}: a layer is named twice (of {count}, -1 is {count - 1})")
+        return numbers
 
     def stored(self) -> str | None:
         """What of the layers an embeddings entry holds: ``None`` (the output only, as it always
