@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -313,6 +314,28 @@ def test_the_cache_is_sized_per_encoder_and_pruned_only_when_asked(
     again = run(pytester, tiny_task, BANDS_ENCODER)
     again.assert_outcomes(passed=2)
     assert _time_of_tiny(again) != "cached"  # computed anew
+
+
+def test_what_a_dead_writer_left_is_listed_and_pruned_once_it_is_old(
+    pytester: pytest.Pytester, tiny_task: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = Path(os.environ["XARES_CACHE_DIR"])
+    run(pytester, tiny_task, BANDS_ENCODER).assert_outcomes(passed=2)
+    folder = next((cache / "embeddings").iterdir())
+    old, fresh = folder / ".a1b2.npz.x7y8.tmp", folder / ".c3d4.f16.z9w0.tmp"  # as files.write_atomic names them
+    old.write_bytes(b"\0" * 1000)
+    fresh.write_bytes(b"\0" * 10)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    capsys.readouterr()
+    assert main(["cache", "--cache-dir", str(cache)]) == 0
+    assert any(
+        line.split()[:1] == ["(unfinished)"] and "1.0 kB" in line for line in capsys.readouterr().out.splitlines()
+    )
+    tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
+    assert main(["cache", "prune", "--cache-dir", str(cache), "--before", tomorrow, "--yes"]) == 0
+    assert not old.exists() and fresh.exists()  # written to within the hour: a writer may be at work on it
+    run(pytester, tiny_task, BANDS_ENCODER).assert_outcomes(passed=2)  # nothing else was harmed
 
 
 def _time_of_tiny(result: pytest.RunResult) -> str:

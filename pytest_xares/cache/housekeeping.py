@@ -9,12 +9,15 @@ read per task. Entries are never changed, so sealed entries stay sealed.
 
 Entries no record names were written before records were kept (or by a version of another
 layout), or belong to no encoder (the splits' sizes of ``engine.plan``); ``prune --before`` takes
-them by their files' time.
+them by their files' time. So does it the hidden temporary files of writers that died before
+they renamed them into place (``files.write_atomic``: ``.<entry>.<random>.tmp``), listed as
+``unfinished``: never read as entries, and left by a killed process (or node) alone.
 """
 
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,10 @@ USAGE = "usage"
 RECORDED = ("embeddings", "results", "checks")
 #: Folders of the cache that hold no entries.
 NOT_ENTRIES = (USAGE, ".locks")
+#: What the hidden temporary files of entries being written, or whose writer died, are listed as.
+UNFINISHED = "unfinished"
+#: Seconds since its last write after which an unfinished file is taken for a dead writer's.
+WRITER_GRACE = 3600
 
 
 def today() -> str:
@@ -137,8 +144,13 @@ def holdings(cache: Cache) -> list[Holding]:
     kinds = sorted(p.name for p in cache.root.iterdir() if p.is_dir() and p.name not in NOT_ENTRIES)
     for kind in kinds:
         for path in sorted((cache.root / kind).glob("*/*")):
-            if path.is_file() and path not in named and not path.name.startswith("."):
-                stray.setdefault((kind, path.parent.name if kind != "checks" else "checks"), []).append(path)
+            group = path.parent.name if kind != "checks" else "checks"
+            if not path.is_file() or path in named:
+                continue
+            if not path.name.startswith("."):
+                stray.setdefault((kind, group), []).append(path)
+            elif path.name.endswith(".tmp"):  # a writer's, alive or dead, each judged by its own time
+                result.append(Holding(None, group, (path,), path.stat().st_mtime, UNFINISHED))
     for (kind, group), files in stray.items():
         result.append(Holding(None, group, tuple(files), max(f.stat().st_mtime for f in files), kind))
     return result
@@ -175,10 +187,13 @@ def select(
 ) -> list[Holding]:
     """The holdings to remove: recorded ones last used before ``before`` (when given), of an
     encoder whose fingerprint starts with ``encoder`` and of ``protocol`` (when given); entries no
-    record names only by ``before`` alone, when their files are all older than it."""
+    record names only by ``before`` alone, when their files are all older than it (unfinished
+    files also not written to for ``WRITER_GRACE``)."""
     chosen = []
     for h in found:
         if h.usage is None:
+            if h.kind == UNFINISHED and time.time() - h.newest < WRITER_GRACE:
+                continue  # a writer may still be at work on it
             if before is not None and encoder is None and protocol is None:
                 if datetime.date.fromtimestamp(h.newest) < before:
                     chosen.append(h)
