@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 
-def _position(layers: tuple[int, ...], number: int) -> int:
+def _columns(layers: tuple[int, ...], width: int, number: int) -> slice:
+    """Where layer ``number`` is in rows of ``width`` values that hold ``layers`` side by side."""
     if number not in layers:
         raise KeyError(f"layer {number} is not among the stored layers {list(layers)}")
-    return layers.index(number)
+    dim, at = width // len(layers), layers.index(number)
+    return slice(at * dim, (at + 1) * dim)
 
 
 @dataclass
@@ -36,9 +38,7 @@ class EmbeddingSet:
 
     def layer(self, number: int) -> EmbeddingSet:
         """The embeddings of the encoder's layer ``number`` alone."""
-        dim = self.features.shape[1] // self.layer_count
-        at = _position(self.layers, number)
-        features = np.ascontiguousarray(self.features[:, at * dim : (at + 1) * dim])
+        features = np.ascontiguousarray(self.features[:, _columns(self.layers, self.features.shape[1], number)])
         return dataclasses.replace(self, features=features, layers=())
 
     @classmethod
@@ -75,9 +75,8 @@ class FrameSet:
 
     def layer(self, number: int) -> FrameSet:
         """The frames of the encoder's layer ``number`` alone (a strided view: nothing is read)."""
-        dim = self.frames.shape[1] // self.layer_count
-        at = _position(self.layers, number)
-        return dataclasses.replace(self, frames=self.frames[:, at * dim : (at + 1) * dim], layers=())
+        columns = _columns(self.layers, self.frames.shape[1], number)
+        return dataclasses.replace(self, frames=self.frames[:, columns], layers=())
 
     def sample(self, index: int) -> np.ndarray:
         """The frames of one sample, ``[frames, layers × output_dim]`` float16 (a view: no copy)."""

@@ -96,7 +96,7 @@ def call_layers(
     return [output.float() for output in detached] if as_float else detached
 
 
-def _attributes(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _attributes(encoder: torch.nn.Module, device: torch.device) -> None:
     problems = []
     rate = getattr(encoder, "sampling_rate", None)
     if not _is_int(rate) or not 1000 <= rate <= 384_000:
@@ -109,7 +109,6 @@ def _attributes(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any
         problems.append(f"hop_size_in_ms must be the time between output frames in ms, e.g. 10 or 40 (it is {hop!r})")
     if problems:
         raise CheckFailure("; ".join(problems))
-    return None
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -127,13 +126,12 @@ def _rate(encoder: torch.nn.Module) -> int:
     return cast(int, encoder.sampling_rate)
 
 
-def _is_module(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _is_module(encoder: torch.nn.Module, device: torch.device) -> None:
     if not isinstance(encoder, torch.nn.Module):
         raise CheckFailure(f"{type(encoder).__name__} must subclass torch.nn.Module")
-    return None
 
 
-def _output_shape(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _output_shape(encoder: torch.nn.Module, device: torch.device) -> None:
     audio = signal(CLIP_SECONDS, _rate(encoder), seed=1, batch=2)
     output = call(encoder, audio, device)
     if output.ndim != 3 or output.shape[0] != 2 or output.shape[2] != encoder.output_dim or output.shape[1] < 1:
@@ -141,10 +139,9 @@ def _output_shape(encoder: torch.nn.Module, device: torch.device) -> dict[str, A
             f"for input [2, {audio.shape[1]}] the encoder returned shape {list(output.shape)}; "
             f"expected [2, frames, {encoder.output_dim}] (batch, frames >= 1, output_dim)"
         )
-    return None
 
 
-def _finite_float(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _finite_float(encoder: torch.nn.Module, device: torch.device) -> None:
     audio = signal(CLIP_SECONDS, _rate(encoder), seed=2, batch=2)
     raw = call(encoder, audio, device, as_float=False)
     if not raw.is_floating_point():
@@ -155,10 +152,9 @@ def _finite_float(encoder: torch.nn.Module, device: torch.device) -> dict[str, A
     silence = call(encoder, torch.zeros_like(audio), device)
     if not torch.isfinite(silence).all():
         raise CheckFailure("the output holds NaN or infinite values for silence (log of zero energy? add a floor)")
-    return None
 
 
-def _mono_input(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _mono_input(encoder: torch.nn.Module, device: torch.device) -> None:
     audio = signal(CLIP_SECONDS, _rate(encoder), seed=3)
     hint = "a 1-D input must be treated as a batch of one"
     output = call(encoder, audio[0], device, hint=hint)
@@ -168,7 +164,6 @@ def _mono_input(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any
             f"treat 1-D input as a batch of one and return [1, frames, {encoder.output_dim}]"
         )
     _same(output, call(encoder, audio, device), "a 1-D input and the same clip as a [1, samples] batch")
-    return None
 
 
 def expected_frames(encoder: torch.nn.Module, seconds: float) -> float:
@@ -180,7 +175,7 @@ def frames_agree(actual: int, expected: float) -> bool:
     return abs(actual - expected) <= max(2.0, 0.05 * expected)
 
 
-def _hop_size(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _hop_size(encoder: torch.nn.Module, device: torch.device) -> None:
     for seconds in (4.0, 10.0):
         audio = signal(seconds, _rate(encoder), seed=4)
         frames = call(encoder, audio, device).shape[1]
@@ -192,10 +187,9 @@ def _hop_size(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] 
                 f"means about {expected:.0f}; the frames are {actual_hop:.1f} ms apart: declare that hop, "
                 f"or keep only the frames that cover real audio"
             )
-    return None
 
 
-def _long_input(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _long_input(encoder: torch.nn.Module, device: torch.device) -> None:
     audio = signal(LONG_SECONDS, _rate(encoder), seed=5)
     output = call(encoder, audio, device, hint="a 10-minute input must work: cut it into chunks the model accepts")
     expected = expected_frames(encoder, LONG_SECONDS)
@@ -206,10 +200,9 @@ def _long_input(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any
         )
     if not torch.isfinite(output).all():
         raise CheckFailure("a 10-minute input gave NaN or infinite values")
-    return None
 
 
-def _batch_consistency(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _batch_consistency(encoder: torch.nn.Module, device: torch.device) -> None:
     batch = signal(CLIP_SECONDS, _rate(encoder), seed=6, batch=3)
     together = call(encoder, batch, device)
     for row in range(batch.shape[0]):
@@ -220,10 +213,9 @@ def _batch_consistency(encoder: torch.nn.Module, device: torch.device) -> dict[s
             f"clip {row} encoded inside a batch of 3 and alone",
             hint="embeddings must not depend on batch neighbours (batch statistics, padding masks, train-mode layers)",
         )
-    return None
 
 
-def _deterministic(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:
+def _deterministic(encoder: torch.nn.Module, device: torch.device) -> None:
     audio = signal(CLIP_SECONDS, _rate(encoder), seed=7, batch=2)
     _same(
         call(encoder, audio, device),
@@ -231,7 +223,6 @@ def _deterministic(encoder: torch.nn.Module, device: torch.device) -> dict[str, 
         "two calls on the same input",
         hint="look for dropout or other randomness active in eval mode, or state kept between calls",
     )
-    return None
 
 
 def _hidden_states(encoder: torch.nn.Module, device: torch.device) -> dict[str, Any] | None:

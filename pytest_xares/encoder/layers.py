@@ -59,11 +59,6 @@ class Layers:
         """X-ARES's protocol: only the encoder's output (its last layer) is encoded and scored."""
         return self.mode == "last"
 
-    @property
-    def per_layer(self) -> bool:
-        """A head per layer (``all`` or a list), as opposed to one head (``last``, ``weighted``)."""
-        return self.mode in ("all", "list")
-
     def chosen(self, count: int) -> list[int]:
         """The layers a head is trained on (each its own for ``all`` and a list, all together for
         ``weighted``), as numbers from 0, for an encoder of ``count`` layers; raises ``LayerError``

@@ -301,20 +301,19 @@ class Runtime:
         frames by ``hop_size_in_ms``. Mean pooling does not care, so clip tasks run without it.
         A task scored on layers other than the last needs the hidden states the encoder exposes
         (``hidden_states`` passed), and as many as it asks for."""
+        frames = task is not None and stores_frames(task)
+        selection = None if task is None else layer_selection(task, self.settings)
+        layered = None if selection is None or selection.last else selection  # the layers it scores
         for name in CHECK_NAMES:
             gating = checks.CHECKS[name].gating if name != LOAD_CHECK else True
-            needed = task is not None and (
-                (name == "hop_size" and stores_frames(task))
-                or (name == LAYER_CHECK and not layer_selection(task, self.settings).last)
-            )
+            needed = (name == "hop_size" and frames) or (name == LAYER_CHECK and layered is not None)
             if gating or needed:
                 result = self.check(name)
                 if result.outcome != "passed":
                     return f"encoder check {name!r} did not pass: {result.message}"
-        if task is not None and not layer_selection(task, self.settings).last:
-            count = int(self.check(LAYER_CHECK).detail.get("layers", 0))
+        if layered is not None:
             try:
-                layer_selection(task, self.settings).chosen(count)
+                layered.chosen(int(self.check(LAYER_CHECK).detail.get("layers", 0)))
             except LayerError as error:
                 return str(error)
         return None

@@ -22,6 +22,7 @@ from pytest_xares.errors import XaresError
 from pytest_xares.files import write_atomic
 from pytest_xares.results.paired import ClipScores, aligned, clip_scores, interval, paired_draws
 from pytest_xares.results.scores import Results, TaskResult, weighted_average
+from pytest_xares.results.table import chosen_mark
 from pytest_xares.task import METHODS
 
 #: The widest terminal table; wider comparisons are printed as one table per pair.
@@ -149,10 +150,7 @@ def _row(
 
 def layer_mark(result: TaskResult | None) -> str:
     """What layers a score is of: " @7" (the chosen one of several), " w" (their weighted sum), or ""."""
-    layers = result.layers if result is not None else {}
-    if "weights" in layers:
-        return " w"
-    return f" @{layers['chosen']}" if "chosen" in layers and len(layers.get("layers", [])) > 1 else ""
+    return " w" if result is not None and "weights" in result.layers else chosen_mark(result)
 
 
 def _differences(scores: list[float | None], draws: np.ndarray | None, level: float) -> list[Difference | None]:

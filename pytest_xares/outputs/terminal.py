@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_xares.outputs.compare import Column, compare, render
 from pytest_xares.results.scores import Results
+from pytest_xares.results.table import by_reason
 
 VERDICT_TITLES = {
     "regressed": "regressed beyond tolerance",
@@ -40,12 +41,8 @@ def comparison_lines(every: list[Results], files: list[Path | None], notes: Iter
     lines = render(compare(columns)).splitlines()[1:]  # the section's title says what it compares
     for results in every:
         for heading, items in (("failed", results.failed), ("not run", results.skipped)):
-            grouped: dict[str, list[str]] = {}
-            for item, reason in items.items():
-                grouped.setdefault(reason, []).append(item)
-            if grouped:
-                lines.append(f"\n{results.label}, {heading}:")
-                lines += [f"  {', '.join(names)}: {reason}" for reason, names in grouped.items()]
+            if items:
+                lines += [f"\n{results.label}, {heading}:", *by_reason(items)]
     return lines + list(notes)
 
 

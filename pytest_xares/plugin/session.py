@@ -108,6 +108,10 @@ class XaresSession:
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
 
+    def _run(self, label: str | None) -> EncoderRun:
+        """The encoder ``label``'s run; the first for ``None`` or a label the run does not have."""
+        return self.runs[label] if label in self.runs else next(iter(self.runs.values()))
+
     @property
     def labels(self) -> list[str | None]:
         """The encoders' labels, in order: ``[None]`` for a run of one."""
@@ -117,7 +121,7 @@ class XaresSession:
         """The runtime of the encoder ``label`` (the first: ``None``), created on first use by a
         running item (never at collection). Only one encoder is held built at a time: turning to
         another lets the last one go (its checks' verdicts stay)."""
-        run = self.runs[label] if label in self.runs else next(iter(self.runs.values()))
+        run = self._run(label)
         if run.runtime is None:
             from pytest_xares.engine.runtime import Runtime  # the engine (torch) loads only where items run
 
@@ -155,7 +159,7 @@ class XaresSession:
         if report.when != "call":  # every phase's report carries the item's properties
             return
         label = next((str(value) for name, value in report.user_properties if name == ENCODER_PROPERTY), None)
-        run = self.runs[label] if label in self.runs else next(iter(self.runs.values()))
+        run = self._run(label)
         for name, value in report.user_properties:
             value = cast("dict[str, Any]", value)  # the properties read below are the dicts that items record
             if name == RESULT_PROPERTY:
@@ -191,7 +195,7 @@ class XaresSession:
 
     def results(self, label: str | None = None) -> Results:
         """The results of the encoder ``label`` (the first: ``None``)."""
-        run = self.runs[label] if label in self.runs else next(iter(self.runs.values()))
+        run = self._run(label)
         settings = run.settings
         spec = str(settings.encoder) if settings.encoder else None
         tasks: dict[str, Task | TaskInfo] = {t.name: t for t in self.tasks}

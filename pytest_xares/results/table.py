@@ -66,7 +66,7 @@ LAYER_NOTE = (
 WIDTH = 120
 
 
-def _at(result: TaskResult | None) -> str:
+def chosen_mark(result: TaskResult | None) -> str:
     """ " @7" after the score of a result scored layer by layer: the layer chosen."""
     layers = result.layers if result is not None else {}
     return f" @{layers['chosen']}" if "chosen" in layers and len(layers.get("layers", [])) > 1 else ""
@@ -161,8 +161,8 @@ def _scores(results: Results) -> tuple[str, list[str]]:
             [
                 name + (PRIVATE_MARK if tasks[name].private else ""),
                 metric,
-                _score(mlp.score if mlp else None, mlp.seed_std if mlp else None) + _at(mlp),
-                _score(knn.score if knn else None, knn.seed_std if knn else None) + _at(knn),
+                _score(mlp.score if mlp else None, mlp.seed_std if mlp else None) + chosen_mark(mlp),
+                _score(knn.score if knn else None, knn.seed_std if knn else None) + chosen_mark(knn),
                 _fmt(last_layer_score(mlp)),
                 _fmt(ref_mlp),
                 _fmt(mlp.score - ref_mlp if mlp and ref_mlp is not None else None, signed=True),
@@ -223,7 +223,7 @@ def render(results: Results) -> str:
         table, below = _scores(results)
         averages = averages_table(results)
         parts += [table, *below, *layer_lines(results), "", averages]
-        if any(_at(r) for r in results.results):
+        if any(chosen_mark(r) for r in results.results):
             parts += textwrap.wrap(LAYER_NOTE, WIDTH)
         weighted = sorted({r.task for r in results.results if "weights" in r.layers})
         if weighted:
@@ -243,11 +243,16 @@ def render(results: Results) -> str:
         parts.append(f"embeddings cached for these tasks: {sum(stored.values()) / 1e6:.1f} MB")
     for heading, items in (("failed:", results.failed), ("not run:", results.skipped)):
         if items:
-            grouped: dict[str, list[str]] = {}
-            for item, reason in items.items():
-                grouped.setdefault(reason, []).append(item)
-            parts += ["", heading] + [f"  {', '.join(names)}: {reason}" for reason, names in grouped.items()]
+            parts += ["", heading, *by_reason(items)]
     return "\n".join(parts)
+
+
+def by_reason(items: Mapping[str, str]) -> list[str]:
+    """Items (``task::method``) that did not run or failed, one line per reason: ``  a, b: why``."""
+    grouped: dict[str, list[str]] = {}
+    for item, reason in items.items():
+        grouped.setdefault(reason, []).append(item)
+    return [f"  {', '.join(names)}: {reason}" for reason, names in grouped.items()]
 
 
 def about(results: Results, suite: str | None = None, versions: Mapping[str, Any] | None = None) -> str:
